@@ -1,0 +1,72 @@
+# COE Portal: `make run` to try it, `make test` for the whole suite.
+# Set DATABASE_URL / CELERY_BROKER_URL to use PostgreSQL and Redis instead of the embedded defaults.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DATA_DIR ?= var
+PLOTLY_JS := static/vendor/plotly.min.js
+
+export HOST PORT DATA_DIR
+
+.PHONY: run test lint typecheck pytest migrate demo bench clean help
+
+help:
+	@echo "make run    set up .venv, migrate, load demo data, start web + worker + beat"
+	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make clean  remove .venv and local data ($(DATA_DIR)/)"
+
+$(VENV)/.runtime-installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "COE Portal needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# plotly.js is served from static/ (the portal works offline): copied from the plotly package.
+$(PLOTLY_JS): $(VENV)/.runtime-installed
+	mkdir -p $(dir $@)
+	$(BIN)/python -c "import importlib.resources as r, shutil; shutil.copyfile(r.files('plotly') / 'package_data' / 'plotly.min.js', '$@')"
+
+migrate: $(VENV)/.runtime-installed
+	$(MANAGE) migrate --noinput
+
+demo: migrate
+	$(MANAGE) demo
+
+run: export DEBUG ?= true
+run: export PROMETHEUS_MULTIPROC_DIR = $(abspath $(DATA_DIR))/prometheus
+run: $(VENV)/.runtime-installed $(PLOTLY_JS) demo
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	rm -rf "$$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"
+	@echo
+	@echo "  COE Portal: http://$(HOST):$(PORT)/   log in as demo / $${DEMO_PASSWORD:-demo}"
+	@echo "  (web, Celery worker and beat below; Ctrl-C stops all three)"
+	@echo
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --procfile Procfile --no-prefix
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+pytest: $(VENV)/.dev-installed $(PLOTLY_JS)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+# Intake throughput and bytes per sample against a throwaway PostgreSQL database (see benchmarks/).
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) $(PLOTLY_JS)

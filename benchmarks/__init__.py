@@ -1,0 +1,1 @@
+"""Benchmarks of the portal against PostgreSQL: `make bench` (`python -m benchmarks.run`)."""

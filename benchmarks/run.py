@@ -1,0 +1,48 @@
+"""`make bench`: the environment, then every benchmark in BENCHMARKS, one figure a line.
+
+A benchmark is a function `(session) -> list[Figure]`; they share one portal and run in order,
+so a later one (queries, say) finds the data the ingest benchmarks stored.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from benchmarks.common import Figure, environment, server_url
+from benchmarks.evaluation import evaluation_pass
+from benchmarks.ingest import otlp_throughput, remote_write_throughput
+from benchmarks.query import query_latency
+from benchmarks.session import Session, open_session
+from benchmarks.storage import bytes_per_sample
+
+Benchmark = Callable[[Session], list[Figure]]
+
+BENCHMARKS: list[Benchmark] = [
+    remote_write_throughput,
+    otlp_throughput,
+    # Measures what the benchmarks above stored: keep it after them.
+    bytes_per_sample,
+    # Reads its own data, loaded and compacted before timing; after the rest, so the store is
+    # not empty around it.
+    query_latency,
+    # Its own services, SLOs and alarms; the demo SLOs are disabled during its passes only.
+    evaluation_pass,
+]
+
+
+def main() -> int:
+    began = time.perf_counter()
+    for figure in environment(server_url()):
+        print(figure.line(), flush=True)
+    with open_session() as session:
+        for benchmark in BENCHMARKS:
+            for figure in benchmark(session):
+                print(figure.line(), flush=True)
+    print(Figure("run.duration", time.perf_counter() - began, "s").line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Teams, services, memberships and API tokens: shared by `metrics` and `incidents`."""

@@ -1,0 +1,1 @@
+"""Incidents, COE reports, action items and their reminders."""

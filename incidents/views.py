@@ -1,0 +1,112 @@
+"""Incident pages: list, open one, the incident page with its timeline, status and notes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from incidents.forms import IncidentForm
+from incidents.models import Incident, TimelineEntry
+from incidents.selectors import get_incident_for_user, incidents_visible_to
+from incidents.services import (
+    incident_open,
+    incident_set_status,
+    timeline_entry_edit,
+    timeline_note_add,
+)
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in user (every incident page needs a login)."""
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@require_GET
+def incident_list(request: HttpRequest) -> HttpResponse:
+    incidents = incidents_visible_to(request.user).prefetch_related("services")
+    status = request.GET.get("status", "")
+    if status == "open":
+        incidents = incidents.exclude(status=Incident.Status.RESOLVED)
+    elif status:
+        incidents = incidents.filter(status=status)
+    return render(
+        request, "incidents/incident_list.html", {"incidents": incidents, "status": status}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def incident_create(request: HttpRequest) -> HttpResponse:
+    form = IncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            incident = incident_open(
+                title=data["title"], severity=data["severity"], team=data["team"],
+                started_at=data["started_at"], services=data["services"], owner=data["owner"],
+                detected_at=data["detected_at"], summary=data["summary"],
+                restricted=data["restricted"], visible_to=data["visible_to"],
+                opened_by=_user(request),
+            )  # fmt: skip
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            return redirect(incident.get_absolute_url())
+    status = 400 if request.method == "POST" else 200
+    return render(request, "incidents/incident_form.html", {"form": form}, status=status)
+
+
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_incident_for_user(request.user, pk)
+    timeline = incident.timeline.select_related("author").prefetch_related("revisions")
+    context = {
+        "incident": incident,
+        "timeline": timeline,
+        "statuses": [s for s in Incident.Status if s != incident.status],
+        "kinds": TimelineEntry.Kind.choices,
+    }
+    return render(request, "incidents/incident_detail.html", context)
+
+
+@require_POST
+def incident_status(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_incident_for_user(request.user, pk)
+    try:
+        incident_set_status(
+            incident=incident, status=request.POST.get("status", ""), user=_user(request)
+        )
+    except (ValidationError, ValueError) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    return redirect(incident.get_absolute_url())
+
+
+@require_POST
+def timeline_add(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_incident_for_user(request.user, pk)
+    kind = request.POST.get("kind", TimelineEntry.Kind.NOTE)
+    if kind not in (TimelineEntry.Kind.NOTE, TimelineEntry.Kind.DEPLOY, TimelineEntry.Kind.ACTION):
+        kind = TimelineEntry.Kind.NOTE
+    try:
+        timeline_note_add(
+            incident=incident, user=_user(request), text=request.POST.get("text", ""), kind=kind
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect(incident.get_absolute_url())
+
+
+@require_POST
+def timeline_edit(request: HttpRequest, pk: int, entry_id: int) -> HttpResponse:
+    incident = get_incident_for_user(request.user, pk)
+    entry = get_object_or_404(TimelineEntry, pk=entry_id, incident=incident)
+    try:
+        timeline_entry_edit(entry=entry, user=_user(request), text=request.POST.get("text", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect(incident.get_absolute_url())

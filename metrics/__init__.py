@@ -1,0 +1,1 @@
+"""Telemetry: ingestion, storage, queries, SLOs, alarms, notifications and dashboards."""

@@ -1,0 +1,1 @@
+"""Threshold alarms with CloudWatch's semantics, composite alarms, and their evaluation."""

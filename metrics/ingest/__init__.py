@@ -1,0 +1,1 @@
+"""Telemetry intake, one module per protocol; all of them end in `storage.writer`."""

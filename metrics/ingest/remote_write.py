@@ -1,0 +1,51 @@
+"""Prometheus remote write 1.0: snappy block-compressed `WriteRequest` protobuf.
+
+Answers like Prometheus's own receiver: 204 when everything was stored; 400 (which senders do
+not retry) naming the samples refused, after storing the rest; metadata-only requests (sent
+every minute) are accepted. Stale markers are kept as Prometheus's special NaN so that queries
+see the series end.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError
+
+from metrics.ingest.errors import malformed
+from metrics.ingest.remote_write_proto import WriteRequest
+from metrics.storage.writer import SeriesSamples
+
+NAME = "__name__"
+
+
+def parse_write_request(payload: bytes) -> tuple[list[SeriesSamples], list[str]]:
+    """Decoded series and the problems found while decoding (refused series)."""
+    try:
+        request = WriteRequest.FromString(payload)
+    except DecodeError as exc:
+        raise malformed(f"body is not a valid prometheus.WriteRequest: {exc}") from None
+    batches: list[SeriesSamples] = []
+    problems: list[str] = []
+    for series in request.timeseries:
+        name = ""
+        labels: dict[str, str] = {}
+        for label in series.labels:
+            if label.name == NAME:
+                name = label.value
+            else:
+                labels[label.name] = label.value
+        if len(series.histograms):
+            problems.append(
+                f"series {name}: native histograms are not supported; send classic ones"
+            )
+        samples = series.samples
+        if not len(samples):
+            continue
+        batches.append(
+            SeriesSamples(
+                name=name,
+                labels=labels,
+                timestamps=[sample.timestamp for sample in samples],
+                values=[sample.value for sample in samples],
+            )
+        )
+    return batches, problems

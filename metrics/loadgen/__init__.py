@@ -1,0 +1,1 @@
+"""Demo traffic: a small shop's services, instrumented with the OpenTelemetry SDK."""

@@ -1,0 +1,149 @@
+"""Aggregation operators (sum, avg, min, max, count, group, stddev, stdvar, topk, bottomk,
+quantile) with by/without, evaluated at every step at once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from metrics.promql.values import FloatArray, InstantSeries, Vector, label_key
+from metrics.promql.windows import quantile_of
+from metrics.storage.matchers import NAME
+
+
+def group_labels(
+    labels: dict[str, str], grouping: tuple[str, ...], without: bool
+) -> dict[str, str]:
+    if without:
+        dropped = set(grouping) | {NAME}
+        return {key: value for key, value in labels.items() if key not in dropped}
+    return {key: labels[key] for key in grouping if key in labels}
+
+
+def aggregate(
+    op: str,
+    vector: Vector,
+    grouping: tuple[str, ...],
+    without: bool,
+    param: FloatArray | None,
+    step_count: int,
+) -> Vector:
+    groups: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[InstantSeries]]] = {}
+    for series in vector.series:
+        labels = group_labels(series.labels, grouping, without)
+        groups.setdefault(label_key(labels), (labels, []))[1].append(series)
+
+    out = Vector()
+    for labels, members in groups.values():
+        values = np.vstack([member.values for member in members])
+        present = np.vstack([member.present for member in members])
+        if op in ("topk", "bottomk"):
+            assert param is not None
+            out.series.extend(_top(op, members, values, present, param))
+            continue
+        any_present = np.asarray(present.any(axis=0), dtype=bool)
+        if not any_present.any():
+            continue
+        count = present.sum(axis=0).astype(np.float64)
+        masked = np.where(present, values, np.nan)
+        with np.errstate(all="ignore"):
+            if op == "sum":
+                result = np.where(present, values, 0.0).sum(axis=0)
+            elif op == "avg":
+                result = np.where(present, values, 0.0).sum(axis=0) / count
+            elif op == "count":
+                result = count
+            elif op == "group":
+                result = np.ones(step_count)
+            elif op == "min":
+                result = _nan_reduce(np.fmin, masked)
+            elif op == "max":
+                result = _nan_reduce(np.fmax, masked)
+            elif op in ("stddev", "stdvar"):
+                mean = np.where(present, values, 0.0).sum(axis=0) / count
+                variance = np.where(present, (values - mean) ** 2, 0.0).sum(axis=0) / count
+                result = np.sqrt(variance) if op == "stddev" else variance
+            elif op == "quantile":
+                assert param is not None
+                result = np.full(step_count, np.nan)
+                for step in np.flatnonzero(any_present):
+                    result[step] = quantile_of(float(param[step]), values[present[:, step], step])
+            else:
+                raise AssertionError(op)
+        out.series.append(InstantSeries(labels, result, any_present))
+    return out
+
+
+def _nan_reduce(ufunc: np.ufunc, masked: FloatArray) -> FloatArray:
+    """fmin/fmax over series: NaN only where every present value is NaN (as Prometheus)."""
+    result = masked[0].copy()
+    for row in masked[1:]:
+        result = ufunc(result, row)
+    return result
+
+
+def _top(
+    op: str,
+    members: list[InstantSeries],
+    values: FloatArray,
+    present: np.ndarray,
+    param: FloatArray,
+) -> list[InstantSeries]:
+    """topk/bottomk exactly as Prometheus picks them, ties included: a bounded heap fed in
+    series order, replacing its top only with a strictly better value."""
+    chosen = np.zeros(present.shape, dtype=bool)
+    for step in range(present.shape[1]):
+        if np.isnan(param[step]) or param[step] < 1:
+            continue
+        k = int(param[step])
+        heap: list[int] = []
+        for index in np.flatnonzero(present[:, step]):
+            value = values[index, step]
+            if len(heap) < k:
+                heap.append(int(index))
+                _heap_up(heap, len(heap) - 1, values[:, step], op)
+                continue
+            top = values[heap[0], step]
+            better = top < value if op == "topk" else top > value
+            if better or (np.isnan(top) and not np.isnan(value)):
+                heap[0] = int(index)
+                if k > 1 and not _heap_down(heap, 0, values[:, step], op):
+                    _heap_up(heap, 0, values[:, step], op)
+        chosen[heap, step] = True
+    return [
+        InstantSeries(member.labels, member.values, chosen[index])
+        for index, member in enumerate(members)
+        if chosen[index].any()
+    ]
+
+
+def _less(values: FloatArray, a: int, b: int, op: str) -> bool:
+    if np.isnan(values[a]):
+        return True
+    return bool(values[a] < values[b]) if op == "topk" else bool(values[a] > values[b])
+
+
+def _heap_up(heap: list[int], j: int, values: FloatArray, op: str) -> None:
+    # Go's container/heap "up", so that ties resolve as in Prometheus.
+    while True:
+        i = (j - 1) // 2
+        if j <= 0 or i == j or not _less(values, heap[j], heap[i], op):
+            break
+        heap[i], heap[j] = heap[j], heap[i]
+        j = i
+
+
+def _heap_down(heap: list[int], i0: int, values: FloatArray, op: str) -> bool:
+    i, n = i0, len(heap)
+    while True:
+        j1 = 2 * i + 1
+        if j1 >= n:
+            break
+        j = j1
+        j2 = j1 + 1
+        if j2 < n and _less(values, heap[j2], heap[j1], op):
+            j = j2
+        if not _less(values, heap[j], heap[i], op):
+            break
+        heap[i], heap[j] = heap[j], heap[i]
+        i = j
+    return i > i0

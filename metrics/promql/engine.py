@@ -1,0 +1,300 @@
+"""Evaluates a parsed query over a set of steps; `instant_query` and `range_query` are the
+entry points every part of the portal uses."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from metrics.promql import binary
+from metrics.promql.aggregation import aggregate
+from metrics.promql.ast import (
+    Aggregate,
+    Binary,
+    Call,
+    Expr,
+    MatrixSelector,
+    NumberLiteral,
+    Paren,
+    StringLiteral,
+    Unary,
+    VectorSelector,
+)
+from metrics.promql.errors import ExecutionError
+from metrics.promql.histograms import histogram_quantile
+from metrics.promql.parser import parse
+from metrics.promql.signatures import SET_OPERATORS
+from metrics.promql.source import SampleSource, StoreSource
+from metrics.promql.values import (
+    InstantSeries,
+    IntArray,
+    Matrix,
+    RawSeries,
+    Scalar,
+    StringValue,
+    Value,
+    Vector,
+    without_name,
+)
+from metrics.promql.windows import RANGE_FUNCTIONS, absent_over_time, apply_range_function
+from metrics.storage.encoding import is_stale
+from metrics.storage.matchers import EQUAL, NAME
+
+LOOKBACK_MS = 5 * 60 * 1000
+MAX_POINTS = 11_000
+
+
+@dataclass
+class QueryResult:
+    value: Value
+    steps: IntArray
+
+
+def instant_query(
+    query: str, at_ms: int | None = None, *, source: SampleSource | None = None
+) -> QueryResult:
+    at = int(time.time() * 1000) if at_ms is None else at_ms
+    steps = np.array([at], dtype=np.int64)
+    return QueryResult(Evaluator(steps, source or StoreSource()).evaluate(parse(query)), steps)
+
+
+def range_query(
+    query: str, start_ms: int, end_ms: int, step_ms: int, *, source: SampleSource | None = None
+) -> QueryResult:
+    if step_ms <= 0:
+        raise ExecutionError("zero or negative query resolution step widths are not accepted")
+    if end_ms < start_ms:
+        raise ExecutionError("end timestamp must not be before start time")
+    if (end_ms - start_ms) // step_ms + 1 > MAX_POINTS:
+        raise ExecutionError(
+            "exceeded maximum resolution of 11,000 points per timeseries. "
+            "Try decreasing the query resolution (?step=XX)"
+        )
+    steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+    expr = parse(query)
+    value = Evaluator(steps, source or StoreSource()).evaluate(expr)
+    if isinstance(value, StringValue | Matrix):
+        kind = "string" if isinstance(value, StringValue) else "range vector"
+        raise ExecutionError(
+            f"invalid expression type {kind!r} for range query, must be Scalar or instant Vector"
+        )
+    return QueryResult(value, steps)
+
+
+class Evaluator:
+    def __init__(self, steps: IntArray, source: SampleSource) -> None:
+        self.steps = steps
+        self.source = source
+
+    def evaluate(self, expr: Expr) -> Value:
+        value = self.eval(expr)
+        if isinstance(value, Vector):
+            return binary.deduplicate(value)
+        return value
+
+    def eval(self, expr: Expr) -> Value:
+        if isinstance(expr, NumberLiteral):
+            return Scalar(np.full(len(self.steps), expr.value))
+        if isinstance(expr, StringLiteral):
+            return StringValue(expr.value)
+        if isinstance(expr, Paren):
+            return self.eval(expr.expr)
+        if isinstance(expr, VectorSelector):
+            return self.vector_selector(expr)
+        if isinstance(expr, MatrixSelector):
+            return self.matrix_selector(expr)
+        if isinstance(expr, Unary):
+            return self.unary(expr)
+        if isinstance(expr, Binary):
+            return self.binary(expr)
+        if isinstance(expr, Aggregate):
+            return self.aggregate(expr)
+        if isinstance(expr, Call):
+            return self.call(expr)
+        raise ExecutionError(f"cannot evaluate {type(expr).__name__}")
+
+    # Selectors ---------------------------------------------------------------------------
+
+    def vector_selector(self, selector: VectorSelector) -> Vector:
+        times = self.steps - selector.offset_ms
+        loaded = self.source.select(selector.matchers, int(times[0]) - LOOKBACK_MS, int(times[-1]))
+        out = Vector()
+        for labels, timestamps, values in loaded:
+            if len(timestamps) == 0:
+                continue
+            index = np.searchsorted(timestamps, times, side="right") - 1
+            clipped = np.maximum(index, 0)
+            sample_values = values[clipped]
+            present = (
+                (index >= 0)
+                & (timestamps[clipped] >= times - LOOKBACK_MS)
+                & ~is_stale(sample_values)
+            )
+            if present.any():
+                out.series.append(InstantSeries(labels, sample_values, present))
+        return out
+
+    def matrix_selector(self, matrix: MatrixSelector) -> Matrix:
+        selector = matrix.selector
+        end = int(self.steps[-1]) - selector.offset_ms
+        start = int(self.steps[0]) - selector.offset_ms - matrix.range_ms
+        series = []
+        for labels, timestamps, values in self.source.select(selector.matchers, start, end):
+            stale = is_stale(values)
+            if stale.any():  # copies only when there is something to drop
+                series.append(RawSeries(labels, timestamps[~stale], values[~stale]))
+            else:
+                series.append(RawSeries(labels, timestamps, values))
+        return Matrix(series, matrix.range_ms, selector.offset_ms)
+
+    # Operators ---------------------------------------------------------------------------
+
+    def unary(self, expr: Unary) -> Value:
+        value = self.eval(expr.expr)
+        if isinstance(value, Scalar):
+            return Scalar(-value.values)
+        assert isinstance(value, Vector)
+        return Vector(
+            [InstantSeries(without_name(s.labels), -s.values, s.present) for s in value.series]
+        )
+
+    def binary(self, expr: Binary) -> Value:
+        lhs, rhs = self.eval(expr.lhs), self.eval(expr.rhs)
+        steps = len(self.steps)
+        if isinstance(lhs, Scalar) and isinstance(rhs, Scalar):
+            return Scalar(binary.elementwise(expr.op, lhs.values, rhs.values))
+        if isinstance(lhs, Vector) and isinstance(rhs, Scalar):
+            return binary.scalar_vector(
+                expr.op, lhs, rhs.values, scalar_on_left=False, return_bool=expr.return_bool
+            )
+        if isinstance(lhs, Scalar) and isinstance(rhs, Vector):
+            return binary.scalar_vector(
+                expr.op, rhs, lhs.values, scalar_on_left=True, return_bool=expr.return_bool
+            )
+        assert isinstance(lhs, Vector)
+        assert isinstance(rhs, Vector)
+        if expr.op in SET_OPERATORS:
+            return binary.set_operation(expr.op, lhs, rhs, expr.matching, steps)
+        return binary.vector_vector(expr.op, lhs, rhs, expr.matching, expr.return_bool, steps)
+
+    def aggregate(self, expr: Aggregate) -> Vector:
+        vector = self.eval(expr.expr)
+        assert isinstance(vector, Vector)
+        param = None
+        if expr.param is not None:
+            value = self.eval(expr.param)
+            assert isinstance(value, Scalar)
+            param = value.values
+        return aggregate(expr.op, vector, expr.grouping, expr.without, param, len(self.steps))
+
+    # Functions ---------------------------------------------------------------------------
+
+    def call(self, expr: Call) -> Value:
+        name = expr.function
+        steps = len(self.steps)
+        if name in RANGE_FUNCTIONS:
+            quantile = None
+            if name == "quantile_over_time":
+                q = self.eval(expr.args[0])
+                assert isinstance(q, Scalar)
+                quantile = q.values
+            matrix = self.eval(expr.args[-1])
+            assert isinstance(matrix, Matrix)
+            return apply_range_function(name, matrix, self.steps, quantile)
+        if name == "time":
+            return Scalar(self.steps / 1000.0)
+        if name == "vector":
+            scalar = self.eval(expr.args[0])
+            assert isinstance(scalar, Scalar)
+            return Vector([InstantSeries({}, scalar.values, np.ones(steps, dtype=bool))])
+        if name == "scalar":
+            vector = self.eval(expr.args[0])
+            assert isinstance(vector, Vector)
+            return Scalar(_scalar_of(vector, steps))
+        if name == "histogram_quantile":
+            q = self.eval(expr.args[0])
+            vector = self.eval(expr.args[1])
+            assert isinstance(q, Scalar)
+            assert isinstance(vector, Vector)
+            return histogram_quantile(q.values, vector, steps)
+        if name == "absent":
+            vector = self.eval(expr.args[0])
+            assert isinstance(vector, Vector)
+            seen = np.zeros(steps, dtype=bool)
+            for series in vector.series:
+                seen |= series.present
+            return _absent_result(expr.args[0], ~seen)
+        if name == "absent_over_time":
+            matrix = self.eval(expr.args[0])
+            assert isinstance(matrix, Matrix)
+            return _absent_result(expr.args[0], absent_over_time(matrix, self.steps))
+        return self.element_function(expr)
+
+    def element_function(self, expr: Call) -> Vector:
+        vector = self.eval(expr.args[0])
+        assert isinstance(vector, Vector)
+        scalars = []
+        for arg in expr.args[1:]:
+            value = self.eval(arg)
+            assert isinstance(value, Scalar)
+            scalars.append(value.values)
+        name = expr.function
+        out = Vector()
+        for series in vector.series:
+            values = series.values
+            with np.errstate(all="ignore"):
+                if name == "abs":
+                    result = np.abs(values)
+                elif name == "ceil":
+                    result = np.ceil(values)
+                elif name == "floor":
+                    result = np.floor(values)
+                elif name == "sqrt":
+                    result = np.sqrt(values)
+                elif name == "exp":
+                    result = np.exp(values)
+                elif name == "ln":
+                    result = np.log(values)
+                elif name == "log2":
+                    result = np.log2(values)
+                elif name == "log10":
+                    result = np.log10(values)
+                elif name == "round":
+                    inverse = 1 / scalars[0] if scalars else 1.0
+                    result = np.floor(values * inverse + 0.5) / inverse
+                elif name == "clamp_min":
+                    result = np.where(np.isnan(scalars[0]), np.nan, np.fmax(values, scalars[0]))
+                elif name == "clamp_max":
+                    result = np.where(np.isnan(scalars[0]), np.nan, np.fmin(values, scalars[0]))
+                elif name == "clamp":
+                    low, high = scalars
+                    result = np.fmax(low, np.fmin(high, values))
+                    present = series.present & ~(low > high)
+                    out.series.append(InstantSeries(without_name(series.labels), result, present))
+                    continue
+                else:
+                    raise ExecutionError(f'function "{name}" is not supported')
+            out.series.append(InstantSeries(without_name(series.labels), result, series.present))
+        return out
+
+
+def _scalar_of(vector: Vector, steps: int) -> np.ndarray:
+    counts = np.zeros(steps, dtype=np.int64)
+    result = np.full(steps, math.nan)
+    for series in vector.series:
+        counts += series.present
+        result = np.where(series.present, series.values, result)
+    return np.where(counts == 1, result, math.nan)
+
+
+def _absent_result(arg: Expr, absent: np.ndarray) -> Vector:
+    labels: dict[str, str] = {}
+    selector = arg.selector if isinstance(arg, MatrixSelector) else arg
+    if isinstance(selector, VectorSelector):
+        labels = {m.name: m.value for m in selector.matchers if m.op == EQUAL and m.name != NAME}
+    if not absent.any():
+        return Vector()
+    return Vector([InstantSeries(labels, np.ones(len(absent)), absent)])

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+
+class PromQLError(Exception):
+    """A query the engine refuses; `error_type` follows Prometheus's API (bad_data, execution)."""
+
+    error_type = "bad_data"
+
+
+class ParseError(PromQLError):
+    pass
+
+
+class ExecutionError(PromQLError):
+    error_type = "execution"

@@ -1,0 +1,260 @@
+"""Functions over range vectors (`rate(x[5m])` and friends), computed for every step at once.
+
+A window at step t covers the samples with t - range <= timestamp <= t (both ends included,
+as in Prometheus 2.x), shifted back by the selector's offset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from metrics.promql.values import (
+    BoolArray,
+    FloatArray,
+    InstantSeries,
+    IntArray,
+    Matrix,
+    RawSeries,
+    Vector,
+    without_name,
+)
+
+
+class Window:
+    """Index bounds [lo, hi) of each step's window in one series' samples."""
+
+    def __init__(self, series: RawSeries, steps: IntArray, range_ms: int, offset_ms: int) -> None:
+        self.series = series
+        self.range_end = steps - offset_ms
+        self.range_start = self.range_end - range_ms
+        self.lo = np.searchsorted(series.timestamps, self.range_start, side="left")
+        self.hi = np.searchsorted(series.timestamps, self.range_end, side="right")
+        self.count = self.hi - self.lo
+
+    def reduce(self, ufunc: np.ufunc, values: FloatArray | None = None) -> FloatArray:
+        """ufunc.reduce over each window (steps with empty windows give garbage: mask them)."""
+        data = self.series.values if values is None else values
+        padded = np.append(data, 0.0)  # reduceat needs every index < len
+        bounds = np.empty(2 * len(self.lo), dtype=np.int64)
+        bounds[0::2] = self.lo
+        bounds[1::2] = self.hi
+        bounds = np.minimum(bounds, len(data))
+        with np.errstate(all="ignore"):
+            return ufunc.reduceat(padded, bounds)[0::2]
+
+
+@dataclass
+class Edges:
+    """First and last sample of each step's window, the sample count, and (for counters) what
+    resets lost between them. Arrays of one row per step, or stacked for many series."""
+
+    first_t: FloatArray
+    last_t: FloatArray
+    first_v: FloatArray
+    last_v: FloatArray
+    count: FloatArray
+    lost: FloatArray | float
+
+
+def window_edges(
+    window: Window, *, counter: bool, into: Edges | None = None, row: int = 0
+) -> Edges:
+    """The edges of one series' windows, written into row `row` of `into` when given."""
+    ts, values = window.series.timestamps, window.series.values
+    first = np.minimum(window.lo, len(ts) - 1)
+    last = np.maximum(window.hi - 1, 0)
+    lost: FloatArray | float = 0.0
+    if counter:
+        # A reset at j (a drop below the previous sample) lost the value before it; only
+        # resets after the window's first sample and up to its last one count.
+        resets = np.flatnonzero(values[1:] < values[:-1]) + 1
+        if len(resets):
+            lost_before = np.concatenate(([0.0], np.cumsum(values[resets - 1])))
+            after_first = np.searchsorted(resets, first, side="right")
+            up_to_last = np.searchsorted(resets, last, side="right")
+            lost = lost_before[up_to_last] - lost_before[after_first]
+    if into is None:
+        return Edges(
+            ts[first].astype(np.float64),
+            ts[last].astype(np.float64),
+            values[first],
+            values[last],
+            window.count.astype(np.float64),
+            lost,
+        )
+    into.first_t[row] = ts[first]
+    into.last_t[row] = ts[last]
+    into.first_v[row] = values[first]
+    into.last_v[row] = values[last]
+    into.count[row] = window.count
+    assert isinstance(into.lost, np.ndarray)
+    into.lost[row] = lost
+    return into
+
+
+def extrapolate(
+    edges: Edges,
+    range_start: IntArray,
+    range_end: IntArray,
+    range_ms: int,
+    *,
+    counter: bool,
+    rate: bool,
+) -> FloatArray:
+    """Prometheus's extrapolatedRate (delta, increase, rate) on edges of any shape."""
+    with np.errstate(all="ignore"):
+        result = edges.last_v - edges.first_v
+        if counter:
+            result = result + edges.lost
+        duration_to_start = (edges.first_t - range_start) / 1000
+        duration_to_end = (range_end - edges.last_t) / 1000
+        sampled = (edges.last_t - edges.first_t) / 1000
+        average = sampled / (edges.count - 1)
+        if counter:
+            to_zero = sampled * (edges.first_v / result)
+            use_zero = (result > 0) & (edges.first_v >= 0) & (to_zero < duration_to_start)
+            duration_to_start = np.where(use_zero, to_zero, duration_to_start)
+        threshold = average * 1.1
+        interval = sampled.copy()
+        interval += np.where(duration_to_start < threshold, duration_to_start, average / 2)
+        interval += np.where(duration_to_end < threshold, duration_to_end, average / 2)
+        result = result * (interval / sampled)
+        if rate:
+            result = result / (range_ms / 1000)
+    return np.asarray(result, dtype=np.float64)
+
+
+def _rates(name: str, matrix: Matrix, steps: IntArray) -> Vector:
+    """rate, increase and delta for every series at once: edges per series, then one pass of
+    the extrapolation over all of them stacked."""
+    counter = name != "delta"
+    windows = [
+        Window(series, steps, matrix.range_ms, matrix.offset_ms)
+        for series in matrix.series
+        if len(series.timestamps)
+    ]
+    if not windows:
+        return Vector()
+    shape = (len(windows), len(steps))
+    stacked = Edges(
+        first_t=np.empty(shape),
+        last_t=np.empty(shape),
+        first_v=np.empty(shape),
+        last_v=np.empty(shape),
+        count=np.empty(shape),
+        lost=np.zeros(shape),
+    )
+    for row, window in enumerate(windows):
+        window_edges(window, counter=counter, into=stacked, row=row)
+    results = extrapolate(
+        stacked, windows[0].range_start, windows[0].range_end, matrix.range_ms,
+        counter=counter, rate=name == "rate",
+    )  # fmt: skip
+    out = Vector()
+    for index, window in enumerate(windows):
+        present = window.count >= 2
+        if present.any():
+            out.series.append(
+                InstantSeries(without_name(window.series.labels), results[index], present)
+            )
+    return out
+
+
+def instant_rate(window: Window, *, rate: bool) -> tuple[FloatArray, BoolArray]:
+    """irate and idelta: the last two samples of each window."""
+    ts, values = window.series.timestamps, window.series.values
+    last = np.maximum(window.hi - 1, 0)
+    previous = np.maximum(window.hi - 2, 0)
+    interval = (ts[last] - ts[previous]).astype(np.float64)
+    present = (window.count >= 2) & (interval != 0)
+    with np.errstate(all="ignore"):
+        if rate:
+            result = np.where(
+                values[last] < values[previous], values[last], values[last] - values[previous]
+            )
+            result = result / (interval / 1000)
+        else:
+            result = values[last] - values[previous]
+    return result, present
+
+
+def over_time(
+    name: str, window: Window, quantile: FloatArray | None = None
+) -> tuple[FloatArray, BoolArray]:
+    present = window.count >= 1
+    values = window.series.values
+    with np.errstate(all="ignore"):
+        if name == "sum_over_time":
+            return window.reduce(np.add), present
+        if name == "count_over_time":
+            return window.count.astype(np.float64), present
+        if name == "avg_over_time":
+            return window.reduce(np.add) / window.count, present
+        if name == "min_over_time":
+            return window.reduce(np.fmin), present
+        if name == "max_over_time":
+            return window.reduce(np.fmax), present
+        if name == "last_over_time":
+            return values[np.maximum(window.hi - 1, 0)], present
+    if name == "quantile_over_time":
+        assert quantile is not None
+        result = np.full(len(window.lo), np.nan)
+        for step in np.flatnonzero(present):
+            result[step] = quantile_of(
+                float(quantile[step]), values[window.lo[step] : window.hi[step]]
+            )
+        return result, present
+    raise AssertionError(name)
+
+
+def quantile_of(q: float, values: FloatArray) -> float:
+    """Prometheus's quantile: linear interpolation between closest ranks; NaN q or none -> NaN."""
+    if len(values) == 0 or np.isnan(q):
+        return float("nan")
+    if q < 0:
+        return float("-inf")
+    if q > 1:
+        return float("inf")
+    ordered = np.sort(values)
+    rank = q * (len(ordered) - 1)
+    lower = int(np.floor(rank))
+    upper = min(lower + 1, len(ordered) - 1)
+    weight = rank - lower
+    return float(ordered[lower] * (1 - weight) + ordered[upper] * weight)
+
+
+RANGE_FUNCTIONS = {
+    "rate", "irate", "increase", "delta", "idelta", "avg_over_time", "min_over_time",
+    "max_over_time", "sum_over_time", "count_over_time", "last_over_time", "quantile_over_time",
+}  # fmt: skip
+
+
+def apply_range_function(
+    name: str, matrix: Matrix, steps: IntArray, quantile: FloatArray | None = None
+) -> Vector:
+    if name in ("rate", "increase", "delta"):
+        return _rates(name, matrix, steps)
+    out = Vector()
+    for series in matrix.series:
+        if len(series.timestamps) == 0:
+            continue
+        window = Window(series, steps, matrix.range_ms, matrix.offset_ms)
+        if name in ("irate", "idelta"):
+            values, present = instant_rate(window, rate=name == "irate")
+        else:
+            values, present = over_time(name, window, quantile)
+        if present.any():
+            labels = series.labels if name == "last_over_time" else without_name(series.labels)
+            out.series.append(InstantSeries(labels, values, present))
+    return out
+
+
+def absent_over_time(matrix: Matrix, steps: IntArray) -> BoolArray:
+    """Steps at which no series has a sample in its window."""
+    seen = np.zeros(len(steps), dtype=bool)
+    for series in matrix.series:
+        if len(series.timestamps):
+            seen |= Window(series, steps, matrix.range_ms, matrix.offset_ms).count > 0
+    return ~seen

@@ -1,0 +1,1 @@
+"""Service level objectives: definitions, the burn-rate math, evaluation and alerts."""

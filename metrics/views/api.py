@@ -1,0 +1,240 @@
+"""The Prometheus-shaped query API (`/api/v1/query`, `query_range`, `series`, `labels`,
+`label/<name>/values`), readable with a `read` token (Grafana) or a logged-in session."""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from coe_portal.accounts.auth import AuthenticationFailed, BearerTokenAuthentication, check_scope
+from metrics.models import Series, SeriesLabel
+from metrics.promql.ast import VectorSelector
+from metrics.promql.engine import instant_query, range_query
+from metrics.promql.errors import ExecutionError, ParseError, PromQLError
+from metrics.promql.format import instant_data, range_data
+from metrics.promql.lexer import parse_duration
+from metrics.promql.parser import parse
+from metrics.storage.reader import select_series
+
+
+class BadRequest(Exception):
+    pass
+
+
+# Far beyond any real timestamp, well inside what 64-bit millisecond arrays can hold.
+MAX_TIME_SECONDS = 9_000_000_000_000
+
+
+def api_error(status: int, error_type: str, message: str) -> JsonResponse:
+    return JsonResponse(
+        {"status": "error", "errorType": error_type, "error": message}, status=status
+    )
+
+
+def success(data: Any) -> JsonResponse:
+    return JsonResponse({"status": "success", "data": data})
+
+
+def query_api(view: Callable[..., JsonResponse]) -> Callable[..., HttpResponse]:
+    """Session users and `read` tokens; errors in Prometheus's shape."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated or "HTTP_AUTHORIZATION" in request.META:
+            try:
+                check_scope(BearerTokenAuthentication().authenticate(request), "read")
+            except AuthenticationFailed as failure:
+                return failure.response()
+        try:
+            return view(request, *args, **kwargs)
+        except BadRequest as exc:
+            return api_error(400, "bad_data", str(exc))
+        except ParseError as exc:
+            return api_error(400, "bad_data", str(exc))
+        except ExecutionError as exc:
+            return api_error(422, "execution", str(exc))
+        except PromQLError as exc:
+            return api_error(400, exc.error_type, str(exc))
+        except (OperationalError, InterfaceError):
+            return api_error(503, "unavailable", "the metric store is unavailable; retry later")
+
+    # Bearer requests carry no cookies, and a session user's POST still goes through CSRF
+    # checks in practice only from our own pages, which send the token.
+    return csrf_exempt(login_not_required(wrapped))
+
+
+def _params(request: HttpRequest) -> Any:
+    return request.POST if request.method == "POST" else request.GET
+
+
+def parse_time(raw: str | None, default_ms: int | None = None) -> int:
+    if raw is None or raw == "":
+        if default_ms is None:
+            raise BadRequest("missing time parameter")
+        return default_ms
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            return int(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            raise BadRequest(f'cannot parse "{raw}" to a valid timestamp') from None
+    if math.isnan(seconds) or math.isinf(seconds) or abs(seconds) > MAX_TIME_SECONDS:
+        raise BadRequest(f'cannot parse "{raw}" to a valid timestamp')
+    return round(seconds * 1000)
+
+
+def parse_step(raw: str | None) -> int:
+    if not raw:
+        raise BadRequest("missing step parameter")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            seconds = parse_duration(raw) / 1000
+        except ParseError:
+            raise BadRequest(f'cannot parse "{raw}" to a valid duration') from None
+    if seconds <= 0 or math.isnan(seconds) or math.isinf(seconds):
+        raise BadRequest(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer"
+        )
+    return round(seconds * 1000)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@require_http_methods(["GET", "POST"])
+@query_api
+def query(request: HttpRequest) -> JsonResponse:
+    params = _params(request)
+    text = params.get("query")
+    if not text:
+        raise BadRequest("missing query parameter")
+    return success(instant_data(instant_query(text, parse_time(params.get("time"), _now_ms()))))
+
+
+@require_http_methods(["GET", "POST"])
+@query_api
+def query_range_view(request: HttpRequest) -> JsonResponse:
+    params = _params(request)
+    text = params.get("query")
+    if not text:
+        raise BadRequest("missing query parameter")
+    start = parse_time(params.get("start"))
+    end = parse_time(params.get("end"))
+    step = parse_step(params.get("step"))
+    if end < start:
+        raise BadRequest("end timestamp must not be before start time")
+    return success(range_data(range_query(text, start, end, step)))
+
+
+def _selectors(params: Any) -> list[VectorSelector]:
+    raw = params.getlist("match[]")
+    selectors = []
+    for text in raw:
+        expr = parse(text)
+        if not isinstance(expr, VectorSelector):
+            raise BadRequest(f"match[] must be a series selector, got {text!r}")
+        selectors.append(expr)
+    return selectors
+
+
+def _series_ids(params: Any) -> set[int] | None:
+    selectors = _selectors(params)
+    if not selectors:
+        return None
+    ids: set[int] = set()
+    for selector in selectors:
+        ids.update(ref.id for ref in select_series(selector.matchers))
+    return ids
+
+
+@require_http_methods(["GET", "POST"])
+@query_api
+def series(request: HttpRequest) -> JsonResponse:
+    params = _params(request)
+    selectors = _selectors(params)
+    if not selectors:
+        raise BadRequest("no match[] parameter provided")
+    found: dict[int, dict[str, str]] = {}
+    for selector in selectors:
+        for ref in select_series(selector.matchers):
+            found[ref.id] = ref.all_labels()
+    return success(sorted(found.values(), key=lambda labels: sorted(labels.items())))
+
+
+@require_http_methods(["GET", "POST"])
+@query_api
+def labels(request: HttpRequest) -> JsonResponse:
+    ids = _series_ids(_params(request))
+    rows = SeriesLabel.objects.all()
+    if ids is not None:
+        rows = rows.filter(series_id__in=ids)
+    names = set(rows.values_list("name", flat=True).distinct())
+    if ids is None or ids:
+        names.add("__name__")
+    return success(sorted(names))
+
+
+@require_http_methods(["GET"])
+@query_api
+def label_values(request: HttpRequest, name: str) -> JsonResponse:
+    ids = _series_ids(request.GET)
+    values: set[str]
+    if name == "__name__":
+        rows = Series.objects.all()
+        if ids is not None:
+            rows = rows.filter(id__in=ids)
+        values = set(rows.values_list("metric_name", flat=True).distinct())
+    else:
+        label_rows = SeriesLabel.objects.filter(name=name)
+        if ids is not None:
+            label_rows = label_rows.filter(series_id__in=ids)
+        values = set(label_rows.values_list("value", flat=True).distinct())
+    return success(sorted(values))
+
+
+# Endpoints Grafana's Prometheus data source calls besides queries. The build info says which
+# Prometheus the query language follows, so Grafana enables the matching features.
+PROMQL_COMPATIBLE_VERSION = "2.42.0"
+
+
+@require_http_methods(["GET"])
+@query_api
+def build_info(request: HttpRequest) -> JsonResponse:
+    return success(
+        {
+            "version": PROMQL_COMPATIBLE_VERSION,
+            "revision": "coe-portal",
+            "branch": "coe-portal",
+            "buildUser": "",
+            "buildDate": "",
+            "goVersion": "",
+        }
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@query_api
+def metadata(request: HttpRequest) -> JsonResponse:
+    """Metric metadata (HELP/TYPE) is not kept yet: an empty answer, as for unknown metrics."""
+    return success({})
+
+
+@require_http_methods(["GET", "POST"])
+@query_api
+def query_exemplars(request: HttpRequest) -> JsonResponse:
+    """Exemplars are not stored: always none."""
+    return success([])

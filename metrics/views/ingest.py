@@ -1,0 +1,197 @@
+"""HTTP endpoints of the intake. Each reads the body, decodes it with its protocol module,
+writes through `storage.writer`, and answers as its protocol defines."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_POST
+from google.protobuf.message import DecodeError, Message
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+
+from coe_portal.accounts.auth import token_required
+from coe_portal.accounts.models import ApiToken
+from metrics.alarms.alertmanager import AlertmanagerPayloadError, receive_alerts
+from metrics.ingest.body import (
+    decode_content_encoding,
+    media_type,
+    read_raw_body,
+    require_media_type,
+    snappy_block_limited,
+)
+from metrics.ingest.errors import IngestError, malformed
+from metrics.ingest.limits import ingest_slot
+from metrics.ingest.otlp_json import M, parse_otlp_json, to_otlp_json
+from metrics.ingest.otlp_metrics import convert_metrics_request
+from metrics.ingest.remote_write import parse_write_request
+from metrics.storage.writer import write_samples
+
+logger = logging.getLogger(__name__)
+RETRY_AFTER_DATABASE = 5
+
+
+def plain_error(error: IngestError) -> HttpResponse:
+    response = HttpResponse(error.message + "\n", status=error.status, content_type="text/plain")
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def database_unavailable(exc: Exception) -> IngestError:
+    logger.warning("ingest: database unavailable: %s", exc)
+    return IngestError(
+        503, "the metric store is unavailable; retry later", retry_after=RETRY_AFTER_DATABASE
+    )
+
+
+def intake(
+    render_error: Callable[[HttpRequest, IngestError], HttpResponse],
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Shared rules of every intake: one bulkhead slot, and errors (including an unreachable
+    database, which clients should retry) answered in the protocol's own shape."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                with ingest_slot():
+                    try:
+                        return view(request, *args, **kwargs)
+                    except (OperationalError, InterfaceError) as exc:
+                        raise database_unavailable(exc) from exc
+            except IngestError as error:
+                return render_error(request, error)
+
+        return wrapped
+
+    return decorator
+
+
+@require_POST
+@intake(lambda request, error: plain_error(error))
+@token_required("ingest")
+def remote_write(request: HttpRequest) -> HttpResponse:
+    require_media_type(request, ("application/x-protobuf",))
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "snappy").strip().lower()
+    if encoding != "snappy":
+        raise IngestError(
+            415, f"unsupported Content-Encoding {encoding!r}: remote write uses snappy"
+        )
+    payload = snappy_block_limited(read_raw_body(request))
+    batches, problems = parse_write_request(payload)
+    token: ApiToken = request.api_token  # type: ignore[attr-defined]
+    result = write_samples(batches, token=token)
+    if problems or result.error_count:
+        message = "; ".join([*problems, *([result.error_summary()] if result.error_count else [])])
+        # Like Prometheus: what could be stored is stored, and a 400 tells the sender not to
+        # retry the refused part.
+        return plain_error(IngestError(400, message))
+    return HttpResponse(status=204)
+
+
+# OTLP/HTTP ---------------------------------------------------------------------------------
+
+OTLP_TYPES = ("application/x-protobuf", "application/json")
+
+
+def otlp_error(request: HttpRequest, error: IngestError) -> HttpResponse:
+    """OTLP/HTTP errors carry a google.rpc.Status in the request's encoding."""
+    status = Status(code=_GRPC_CODES.get(error.status, 2), message=error.message)
+    if media_type(request) == "application/json":
+        response = HttpResponse(
+            to_otlp_json(status), status=error.status, content_type="application/json"
+        )
+    else:
+        response = HttpResponse(
+            status.SerializeToString(), status=error.status, content_type="application/x-protobuf"
+        )
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+# HTTP status to the gRPC code the OTLP specification pairs with it.
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+def read_otlp(request: HttpRequest, message: M) -> M:
+    kind = require_media_type(request, OTLP_TYPES)
+    payload = decode_content_encoding(request, read_raw_body(request))
+    if kind == "application/json":
+        return parse_otlp_json(payload, message)
+    try:
+        message.ParseFromString(payload)
+    except DecodeError as exc:
+        raise malformed(f"body is not a valid {message.DESCRIPTOR.full_name}: {exc}") from None
+    return message
+
+
+def otlp_answer(request: HttpRequest, message: Message) -> HttpResponse:
+    if media_type(request) == "application/json":
+        return HttpResponse(to_otlp_json(message), content_type="application/json")
+    return HttpResponse(message.SerializeToString(), content_type="application/x-protobuf")
+
+
+@require_POST
+@intake(otlp_error)
+@token_required("ingest")
+def otlp_metrics(request: HttpRequest) -> HttpResponse:
+    export = read_otlp(request, ExportMetricsServiceRequest())
+    conversion = convert_metrics_request(export)
+    token: ApiToken = request.api_token  # type: ignore[attr-defined]
+    result = write_samples(conversion.series, token=token)
+    response = ExportMetricsServiceResponse()
+    rejected = conversion.rejected_points + result.samples_rejected
+    if rejected:
+        problems = [*conversion.problems, *([result.error_summary()] if result.error_count else [])]
+        response.partial_success.rejected_data_points = rejected
+        response.partial_success.error_message = "; ".join(problems)
+    return otlp_answer(request, response)
+
+
+# Alertmanager webhook ------------------------------------------------------------------------
+
+
+def json_error(request: HttpRequest, error: IngestError) -> HttpResponse:
+    response = JsonResponse({"status": "error", "error": error.message}, status=error.status)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@require_POST
+@intake(json_error)
+@token_required("ingest")
+def alertmanager_webhook(request: HttpRequest) -> HttpResponse:
+    """Alertmanager's webhook receiver: alerts become external alarms of the token's team."""
+    require_media_type(request, ("application/json",))
+    payload = decode_content_encoding(request, read_raw_body(request))
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise malformed(f"body is not valid JSON: {exc}") from None
+    token: ApiToken = request.api_token  # type: ignore[attr-defined]
+    try:
+        received = receive_alerts(team=token.team, body=body)
+    except AlertmanagerPayloadError as exc:
+        raise malformed(str(exc)) from None
+    return JsonResponse(
+        {
+            "status": "success",
+            "data": {
+                "alerts": received.alerts,
+                "state_changes": received.changed,
+                "duplicates": received.duplicates,
+            },
+        }
+    )

@@ -1,0 +1,97 @@
+"""Shared fixtures: the personas every permission test uses, and test-run settings."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from coe_portal.accounts.models import Membership, Service, Team
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_configure() -> None:
+    # The test client and the live server speak plain HTTP; production keeps these on.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    # Static files of this test run only: a `make run` or another test run next to it may be
+    # collecting into the default directory at the same time.
+    settings.STATIC_ROOT = Path(tempfile.mkdtemp(prefix="coe-portal-static-"))
+    # Deliberately slow password hashing would dominate the suite's run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_unconfigure() -> None:
+    root = Path(settings.STATIC_ROOT)
+    if root.name.startswith("coe-portal-static-"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static() -> None:
+    """Static files as production serves them (hashed names, manifest, compressed copies)."""
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _empty_chunk_cache() -> None:
+    """Each test starts with no decoded chunks remembered from another test's database."""
+    from metrics.storage.chunk_cache import cache
+
+    cache.clear()
+
+
+@dataclass
+class Org:
+    platform: Team
+    checkout: Team
+    search: Team
+    cart: Service
+    payments: Service
+    search_api: Service
+    owner: User  # lead of checkout
+    teammate: User  # member of checkout
+    outsider: User  # member of search only
+    reviewer: User  # member of platform, reviews other teams' COEs
+
+
+def _user(username: str) -> User:
+    return User.objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD
+    )
+
+
+@pytest.fixture
+def org(db: None) -> Org:
+    platform = Team.objects.create(name="platform", display_name="Platform")
+    checkout = Team.objects.create(name="checkout", display_name="Checkout")
+    search = Team.objects.create(name="search", display_name="Search")
+    owner, teammate, outsider, reviewer = (
+        _user(name) for name in ("olivia", "theo", "oscar", "rita")
+    )
+    Membership.objects.create(team=checkout, user=owner, role=Membership.Role.LEAD)
+    Membership.objects.create(team=checkout, user=teammate, role=Membership.Role.MEMBER)
+    Membership.objects.create(team=search, user=outsider, role=Membership.Role.MEMBER)
+    Membership.objects.create(team=platform, user=reviewer, role=Membership.Role.MEMBER)
+    return Org(
+        platform=platform,
+        checkout=checkout,
+        search=search,
+        cart=Service.objects.create(name="cart", team=checkout, tier=1),
+        payments=Service.objects.create(
+            name="payments", team=checkout, tier=1, runbook_url="https://runbooks.example.com/pay"
+        ),
+        search_api=Service.objects.create(name="search-api", team=search, tier=2),
+        owner=owner,
+        teammate=teammate,
+        outsider=outsider,
+        reviewer=reviewer,
+    )

@@ -1,0 +1,280 @@
+"""Differential tests: the same samples in a real Prometheus and in the portal, the same
+queries against both, results compared within 1e-9 relative.
+
+Prometheus receives the samples by remote write (--web.enable-remote-write-receiver, with an
+out-of-order window so history can be written at once); the portal through its own write path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from metrics.promql.engine import instant_query, range_query
+from metrics.promql.format import instant_data, range_data
+from metrics.storage.encoding import STALE_NAN
+from metrics.storage.writer import SeriesSamples, write_samples
+from tests.metrics.helpers import snappy, write_request
+from tests.support import free_port, running, skip_or_fail, wait_for_http
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+MINUTE = 60_000
+# Whole minutes, three hours ago: far enough back for history, inside Prometheus's window.
+START = (int(time.time() * 1000) // MINUTE - 180) * MINUTE
+END = START + 170 * MINUTE
+
+
+def build_dataset() -> list[tuple[dict[str, str], list[tuple[int, float]]]]:
+    rng = random.Random(20261123)
+    series: list[tuple[dict[str, str], list[tuple[int, float]]]] = []
+
+    def times(interval_s: int, jitter_ms: int = 0, gap: tuple[int, int] | None = None) -> list[int]:
+        out, t = [], START
+        while t <= END:
+            if gap is None or not gap[0] <= t < gap[1]:
+                out.append(t + rng.randint(-jitter_ms, jitter_ms) if jitter_ms else t)
+            t += interval_s * 1000
+        return sorted(set(out))
+
+    for service in ("cart", "search"):
+        for code in ("200", "500"):
+            value = 0.0
+            points = []
+            gap = (
+                (START + 60 * MINUTE, START + 75 * MINUTE)
+                if (service, code) == ("search", "500")
+                else None
+            )
+            for index, t in enumerate(times(15, jitter_ms=1500, gap=gap)):
+                if service == "cart" and code == "200" and index == 200:
+                    value = 0.0  # a counter reset (process restart)
+                value += rng.randint(0, 40 if code == "200" else 3)
+                points.append((t, value))
+            series.append(
+                ({"__name__": "http_requests_total", "service": service, "code": code}, points)
+            )
+    for queue in ("emails", "invoices", "refunds"):
+        series.append(
+            (
+                {"__name__": "queue_depth", "queue": queue},
+                [(t, float(rng.randint(0, 12))) for t in times(30)],
+            )
+        )
+    bounds = ["0.05", "0.1", "0.25", "0.5", "1", "+Inf"]
+    for service in ("cart", "search"):
+        counts = [0.0] * len(bounds)
+        total_sum = 0.0
+        bucket_points: list[list[tuple[int, float]]] = [[] for _ in bounds]
+        sum_points, count_points = [], []
+        for t in times(15):
+            for _ in range(rng.randint(5, 30)):
+                latency = rng.expovariate(6.0 if service == "cart" else 2.0)
+                total_sum += latency
+                for index, bound in enumerate(bounds):
+                    if bound == "+Inf" or latency <= float(bound):
+                        counts[index] += 1
+            for index in range(len(bounds)):
+                bucket_points[index].append((t, counts[index]))
+            sum_points.append((t, total_sum))
+            count_points.append((t, counts[-1]))
+        for bound, points in zip(bounds, bucket_points, strict=True):
+            series.append(
+                ({"__name__": "latency_seconds_bucket", "service": service, "le": bound}, points)
+            )
+        series.append(({"__name__": "latency_seconds_sum", "service": service}, sum_points))
+        series.append(({"__name__": "latency_seconds_count", "service": service}, count_points))
+    # A target that goes away: a stale marker ends it.
+    up = [(t, 1.0) for t in times(15) if t < START + 100 * MINUTE]
+    up.append((START + 100 * MINUTE, STALE_NAN))
+    series.append(({"__name__": "up", "job": "node"}, up))
+    return series
+
+
+RANGE_QUERIES = [
+    "rate(http_requests_total[5m])",
+    "irate(http_requests_total[1m])",
+    "increase(http_requests_total[1h])",
+    "delta(queue_depth[10m])",
+    "idelta(queue_depth[5m])",
+    "sum by (service) (rate(http_requests_total[5m]))",
+    'sum(rate(http_requests_total{code="500"}[5m])) / sum(rate(http_requests_total[5m]))',
+    'sum(increase(http_requests_total{code=~"5.."}[2h])) / sum(increase(http_requests_total[2h]))',
+    "avg_over_time(queue_depth[10m])",
+    "min_over_time(queue_depth[10m])",
+    "max_over_time(queue_depth[10m])",
+    "sum_over_time(queue_depth[10m])",
+    "count_over_time(queue_depth[10m])",
+    "quantile_over_time(0.9, queue_depth[30m])",
+    "last_over_time(queue_depth[10m])",
+    "histogram_quantile(0.99, sum by (le) (rate(latency_seconds_bucket[5m])))",
+    "histogram_quantile(0.5, rate(latency_seconds_bucket[10m]))",
+    "histogram_quantile(0.9, sum by (service, le) (rate(latency_seconds_bucket[5m])))",
+    "topk(2, queue_depth)",
+    "bottomk(1, rate(http_requests_total[5m]))",
+    "count(http_requests_total)",
+    "avg by (code) (rate(http_requests_total[5m]))",
+    "max without (code) (rate(http_requests_total[5m]))",
+    "min(queue_depth)",
+    "stddev(queue_depth)",
+    "quantile(0.75, queue_depth)",
+    "http_requests_total offset 10m",
+    "rate(http_requests_total[5m] offset 30m)",
+    "queue_depth > 5",
+    "queue_depth > bool 5",
+    "2 * queue_depth + 1",
+    "-queue_depth",
+    "queue_depth % 3",
+    "queue_depth ^ 2",
+    "5 < queue_depth",
+    'rate(http_requests_total{code="500"}[5m])'
+    ' / ignoring(code) rate(http_requests_total{code="200"}[5m])',
+    "sum by (service, code) (rate(http_requests_total[5m]))"
+    " / on(service) group_left sum by (service) (rate(http_requests_total[5m]))",
+    "sum by (service) (rate(http_requests_total[5m]))"
+    " / on(service) group_right sum by (service, code) (rate(http_requests_total[5m]))",
+    "up and on(job) up",
+    'rate(http_requests_total[5m]) unless http_requests_total{code="500"}',
+    'http_requests_total{code="500"} or queue_depth',
+    "sum(queue_depth) or vector(0)",
+    "clamp_min(queue_depth, 3)",
+    "clamp_max(queue_depth, 3)",
+    "clamp(queue_depth, 2, 8)",
+    "abs(delta(queue_depth[10m]))",
+    "scalar(sum(queue_depth)) * 2",
+    "vector(1)",
+    "time()",
+    'absent(nothing_here{job="x"})',
+    "absent(up)",
+    "up",
+    "count_over_time(up[10m])",
+    "rate(latency_seconds_sum[5m]) / rate(latency_seconds_count[5m])",
+    "round(rate(http_requests_total[5m]), 0.1)",
+    "sqrt(queue_depth) + ln(queue_depth + 1) - log2(queue_depth + 1) + exp(queue_depth / 10)",
+    "ceil(queue_depth / 7) - floor(queue_depth / 3)",
+]
+
+INSTANT_QUERIES = [
+    *RANGE_QUERIES,
+    "http_requests_total[3m]",
+    "1 + 2 * 3",
+    "2 ^ 3 ^ 2",
+    "-2 ^ 2",
+    "10 > bool 3",
+]
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        skip_or_fail("the prometheus binary is not installed (apt-get install prometheus)")
+    directory = tmp_path_factory.mktemp("prometheus-diff")
+    config = directory / "prometheus.yml"
+    config.write_text(json.dumps({"storage": {"tsdb": {"out_of_order_time_window": "1d"}}}))
+    port = free_port()
+    command = [
+        str(binary), f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver",
+    ]  # fmt: skip
+    with running(command, {"PATH": "/usr/bin:/bin"}, directory / "prometheus.log"):
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/-/ready")
+        yield base
+
+
+@pytest.fixture
+def loaded(prometheus: str) -> str:
+    dataset = build_dataset()
+    request = urllib.request.Request(
+        f"{prometheus}/api/v1/write",
+        data=snappy(write_request(dataset)),
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 204
+    result = write_samples(
+        SeriesSamples(
+            labels["__name__"],
+            {k: v for k, v in labels.items() if k != "__name__"},
+            [t for t, _ in points],
+            [v for _, v in points],
+        )
+        for labels, points in dataset
+    )
+    assert result.samples_rejected == 0
+    return prometheus
+
+
+def prometheus_api(base: str, path: str, params: dict[str, str]) -> dict:
+    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(url, timeout=60) as response:
+        body = json.loads(response.read())
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def as_float(text: str) -> float:
+    return float(text.replace("+Inf", "inf").replace("-Inf", "-inf"))
+
+
+def same_number(expected: str, found: str) -> bool:
+    a, b = as_float(expected), as_float(found)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def keyed(result: list[dict], field: str) -> dict[tuple, list]:
+    return {tuple(sorted(item["metric"].items())): item[field] for item in result}
+
+
+def assert_same(query: str, expected: dict, found: dict) -> None:
+    assert found["resultType"] == expected["resultType"], query
+    if expected["resultType"] in ("scalar", "string"):
+        assert found["result"][0] == expected["result"][0], query
+        assert same_number(expected["result"][1], found["result"][1]), (query, expected, found)
+        return
+    field = "value" if expected["resultType"] == "vector" else "values"
+    want, got = keyed(expected["result"], field), keyed(found["result"], field)
+    assert set(got) == set(want), (query, sorted(want), sorted(got))
+    for labels, points in want.items():
+        ours = got[labels]
+        if field == "value":
+            points, ours = [points], [ours]
+        assert [p[0] for p in ours] == [p[0] for p in points], (query, labels)
+        mismatched = [
+            (p[0], p[1], o[1])
+            for p, o in zip(points, ours, strict=True)
+            if not same_number(p[1], o[1])
+        ]
+        assert not mismatched, (query, labels, mismatched[:5])
+
+
+@pytest.mark.parametrize("query", RANGE_QUERIES)
+def test_range_queries_agree_with_prometheus(loaded, query):
+    start, end, step = START + 20 * MINUTE, END, 60_000
+    expected = prometheus_api(
+        loaded, "/api/v1/query_range",
+        {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
+    )  # fmt: skip
+    found = range_data(range_query(query, start, end, step))
+    assert_same(query, expected, found)
+
+
+@pytest.mark.parametrize("query", INSTANT_QUERIES)
+def test_instant_queries_agree_with_prometheus(loaded, query):
+    for at in (START + 62 * MINUTE + 7_000, START + 101 * MINUTE, END - 30_000):
+        expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
+        found = instant_data(instant_query(query, at))
+        assert_same(f"{query} @ {at}", expected, found)
