@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from django import forms
+from typing import Any
 
-from incidents.models import Incident
+from django import forms
+from django.contrib.auth.models import User
+
+from incidents.models import ActionItem, Incident
 
 
 class IncidentForm(forms.ModelForm):
@@ -17,3 +20,17 @@ class IncidentForm(forms.ModelForm):
             "detected_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "summary": forms.Textarea(attrs={"rows": 3}),
         }
+
+
+class ActionItemForm(forms.ModelForm):
+    class Meta:
+        model = ActionItem
+        fields = ["title", "owner", "priority", "kind", "due_date", "tracker_url"]
+        widgets = {"due_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        owner = self.fields["owner"]
+        assert isinstance(owner, forms.ModelChoiceField)
+        owner.queryset = User.objects.filter(is_active=True).order_by("username")
+        owner.label_from_instance = lambda user: user.get_username()  # type: ignore[method-assign,assignment]

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from incidents.models import Incident
+from incidents.models import Coe, Incident
 
 
 def incidents_visible_to(user: User | AnonymousUser) -> QuerySet[Incident]:
@@ -27,3 +27,17 @@ def get_incident_for_user(user: User | AnonymousUser, pk: int) -> Incident:
     if incident is None:
         raise Http404("No such incident.")  # restricted ones look exactly like missing ones
     return incident
+
+
+def coes_visible_to(user: User | AnonymousUser) -> QuerySet[Coe]:
+    """COEs follow their incident: a restricted incident's COE is invisible to the same people."""
+    return Coe.objects.filter(incident__in=incidents_visible_to(user).values("pk")).select_related(
+        "team", "incident"
+    )
+
+
+def get_coe_for_user(user: User | AnonymousUser, pk: int) -> Coe:
+    coe = coes_visible_to(user).filter(pk=pk).first()
+    if coe is None:
+        raise Http404("No such COE.")
+    return coe

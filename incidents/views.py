@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from incidents.charts import build_incident_charts
 from incidents.forms import IncidentForm
-from incidents.models import Incident, TimelineEntry
+from incidents.models import Coe, Incident, TimelineEntry
+from incidents.models.incident import COE_REQUIRED_SEVERITIES
 from incidents.selectors import get_incident_for_user, incidents_visible_to
 from incidents.services import (
     incident_open,
@@ -29,9 +32,16 @@ def _user(request: HttpRequest) -> User:
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
     incidents = incidents_visible_to(request.user).prefetch_related("services")
+    incidents = incidents.annotate(has_coe=Exists(Coe.objects.filter(incident=OuterRef("pk"))))
     status = request.GET.get("status", "")
     if status == "open":
         incidents = incidents.exclude(status=Incident.Status.RESOLVED)
+    elif status == "coe_due":
+        incidents = incidents.filter(
+            status=Incident.Status.RESOLVED,
+            severity__in=COE_REQUIRED_SEVERITIES,
+            has_coe=False,
+        )
     elif status:
         incidents = incidents.filter(status=status)
     return render(
@@ -67,6 +77,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     timeline = incident.timeline.select_related("author").prefetch_related("revisions")
     context = {
         "incident": incident,
+        "coe": Coe.objects.filter(incident=incident).first(),
+        "charts": build_incident_charts(incident),
         "timeline": timeline,
         "statuses": [s for s in Incident.Status if s != incident.status],
         "kinds": TimelineEntry.Kind.choices,

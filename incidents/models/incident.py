@@ -16,6 +16,9 @@ class Severity(models.TextChoices):
     SEV4 = "SEV4", "SEV4: low, no customer impact yet, needs attention"
 
 
+COE_REQUIRED_SEVERITIES = (Severity.SEV1, Severity.SEV2)
+
+
 class Incident(models.Model):
     class Status(models.TextChoices):
         INVESTIGATING = "investigating", "Investigating"
@@ -57,6 +60,11 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.RESOLVED
+
+    @property
+    def coe_required(self) -> bool:
+        """SEV1 and SEV2 incidents need a COE once resolved."""
+        return self.severity in COE_REQUIRED_SEVERITIES and not self.is_open
 
 
 class TimelineEntry(models.Model):

@@ -1,0 +1,404 @@
+"""COE writes: start a COE from an incident, save fields with conflict detection and history,
+5 Whys, action items, blameless findings and their acknowledgements, comments."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.blameless import Finding, find_blameful_language
+from incidents.impact import incident_impact
+from incidents.models import (
+    ActionItem,
+    Coe,
+    CoeAnswer,
+    CoeComment,
+    CoeFieldRevision,
+    CoeReviewPolicy,
+    FindingAcknowledgement,
+    Incident,
+    IncidentQuestion,
+    Why,
+)
+from incidents.models.coe import SECTION_FIELDS, SECTION_TITLES
+
+NUMBER_FIELDS = {
+    "customers_affected": "Customers affected",
+    "impact_minutes": "Impact duration (minutes)",
+    "failed_requests": "Failed requests",
+    "budget_consumed_percent": "SLO budget consumed (%)",
+}
+
+
+class EditConflict(Exception):
+    """Someone saved the field after this edit began: both versions go back to the editor."""
+
+    def __init__(self, field: str, label: str, theirs: str, yours: str, version: int) -> None:
+        super().__init__(f"{label} was changed by someone else while you were editing.")
+        self.field = field
+        self.label = label
+        self.theirs = theirs
+        self.yours = yours
+        self.version = version
+
+
+def can_edit(coe: Coe, user: User) -> bool:
+    """Authors and members of the owning team edit, and only while the COE is a draft or has
+    changes requested."""
+    return coe.is_editable and is_editor(coe, user)
+
+
+def is_editor(coe: Coe, user: User) -> bool:
+    if user.is_superuser:
+        return True
+    if coe.authors.filter(pk=user.pk).exists():
+        return True
+    return user.memberships.filter(team_id=coe.team_id).exists()
+
+
+def require_edit(coe: Coe, user: User) -> None:
+    if not is_editor(coe, user):
+        raise PermissionDenied("Only the authors and the owning team edit this COE.")
+    if not coe.is_editable:
+        raise PermissionDenied(
+            f"This COE is {coe.get_state_display().lower()}: it can't be edited now."
+        )
+
+
+def timeline_markdown(incident: Incident) -> str:
+    lines = []
+    for entry in incident.timeline.select_related("author"):
+        who = f" ({entry.author.get_username()})" if entry.author else ""
+        text = " ".join(entry.text.split())
+        lines.append(f"- **{entry.at:%Y-%m-%d %H:%M:%S}** {entry.get_kind_display()}{who}: {text}")
+    return "\n".join(lines)
+
+
+@transaction.atomic
+def coe_start(*, incident: Incident, user: User, now: datetime | None = None) -> Coe:
+    """The incident's COE, created on first call with its timeline, the impact numbers the
+    metric store can tell, and the incident questions of the default set and the team."""
+    existing = Coe.objects.filter(incident=incident).first()
+    if existing is not None:
+        return existing
+    impact = incident_impact(incident, now=now)
+    coe = Coe.objects.create(
+        incident=incident,
+        title=incident.title,
+        team=incident.team,
+        summary=incident.summary,
+        timeline=timeline_markdown(incident),
+        customers_affected=None,
+        impact_minutes=impact.minutes,
+        failed_requests=impact.failed_requests,
+        budget_consumed_percent=impact.budget_consumed_percent,
+        created_by=user,
+    )
+    coe.services.set(incident.services.all())
+    coe.authors.add(user)
+    if incident.owner_id and incident.owner_id != user.pk:
+        coe.authors.add(incident.owner_id)
+    policy = CoeReviewPolicy.objects.filter(team=incident.team).first()
+    if policy is not None:
+        coe.required_reviewers.set(policy.required_reviewers.exclude(pk__in=coe.authors.all()))
+    questions = IncidentQuestion.objects.filter(active=True).filter(
+        team__isnull=True
+    ) | IncidentQuestion.objects.filter(active=True, team=incident.team)
+    CoeAnswer.objects.bulk_create(
+        CoeAnswer(coe=coe, question=q, group=q.group, prompt=q.prompt, position=index)
+        for index, q in enumerate(questions.order_by("position", "id"))
+    )
+    return coe
+
+
+def _field_label(coe: Coe, field: str) -> str:
+    if field in SECTION_TITLES:
+        return SECTION_TITLES[field]
+    if field in NUMBER_FIELDS:
+        return NUMBER_FIELDS[field]
+    if field == "title":
+        return "Title"
+    if field.startswith("answer-"):
+        answer = coe.answers.filter(pk=_answer_id(field)).first()
+        if answer is not None:
+            return answer.prompt
+    raise ValidationError(f"A COE has no field {field!r}.")
+
+
+def _answer_id(field: str) -> int:
+    try:
+        return int(field.removeprefix("answer-"))
+    except ValueError:
+        raise ValidationError(f"A COE has no field {field!r}.") from None
+
+
+def _current(coe: Coe, field: str) -> str:
+    if field.startswith("answer-"):
+        return coe.answers.get(pk=_answer_id(field)).answer
+    value = getattr(coe, field)
+    return "" if value is None else str(value)
+
+
+def _clean_number(field: str, value: str) -> int | float | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        number = float(text) if field == "budget_consumed_percent" else int(text)
+    except ValueError:
+        raise ValidationError({field: "Enter a number, or leave it empty."}) from None
+    if number < 0:
+        raise ValidationError({field: "Enter a number of zero or more."})
+    return number
+
+
+@transaction.atomic
+def coe_save_field(
+    *, coe: Coe, user: User, field: str, value: str, base_version: int | None
+) -> Coe:
+    """Save one field. `base_version` is the version the editor loaded: if the field moved on
+    since, nothing is written and EditConflict carries both texts."""
+    locked = Coe.objects.select_for_update().get(pk=coe.pk)
+    require_edit(locked, user)
+    label = _field_label(locked, field)
+    old = _current(locked, field)
+    version = locked.version_of(field)
+    if base_version is not None and base_version != version and value != old:
+        raise EditConflict(field, label, old, value, version)
+    if field in NUMBER_FIELDS:
+        number = _clean_number(field, value)
+        new = "" if number is None else str(number)
+        setattr(locked, field, number)
+    elif field == "title":
+        new = value.strip()
+        if not new:
+            raise ValidationError({"title": "A COE needs a title."})
+        locked.title = new[:200]
+    else:
+        new = value.replace("\r\n", "\n")
+        if field.startswith("answer-"):
+            CoeAnswer.objects.filter(pk=_answer_id(field), coe=locked).update(answer=new)
+        else:
+            setattr(locked, field, new)
+    if new == old:
+        return locked
+    locked.versions = {**locked.versions, field: version + 1}
+    locked.save()
+    CoeFieldRevision.objects.create(
+        coe=locked, field=field, label=label[:200], old=old, new=new, author=user,
+        coe_revision=locked.revision,
+    )  # fmt: skip
+    return locked
+
+
+@dataclass(frozen=True)
+class WhyRow:
+    chain: int
+    question: str
+    answer: str
+
+
+def whys_text(rows: Iterable[WhyRow] | Iterable[Why]) -> str:
+    lines = []
+    for row in rows:
+        lines.append(f"[{row.chain}] Why? {row.question}\n    Because: {row.answer}")
+    return "\n".join(lines)
+
+
+@transaction.atomic
+def coe_save_whys(*, coe: Coe, user: User, rows: Sequence[WhyRow], base_version: int | None) -> Coe:
+    """Replace the 5 Whys with `rows` (blank rows dropped; a row needs both halves)."""
+    locked = Coe.objects.select_for_update().get(pk=coe.pk)
+    require_edit(locked, user)
+    kept = [r for r in rows if r.question.strip() or r.answer.strip()]
+    for index, row in enumerate(kept, start=1):
+        if not row.question.strip() or not row.answer.strip():
+            raise ValidationError(
+                {"whys": f"Row {index}: write both the why and the because, or clear both."}
+            )
+    old = whys_text(locked.whys.all())
+    new = whys_text(kept)
+    version = locked.version_of("whys")
+    if base_version is not None and base_version != version and new != old:
+        raise EditConflict("whys", "5 Whys", old, new, version)
+    if new == old:
+        return locked
+    locked.whys.all().delete()
+    positions: dict[int, int] = {}
+    for row in kept:
+        positions[row.chain] = positions.get(row.chain, 0) + 1
+        Why.objects.create(
+            coe=locked, chain=row.chain, position=positions[row.chain],
+            question=row.question.strip(), answer=row.answer.strip(),
+        )  # fmt: skip
+    locked.versions = {**locked.versions, "whys": version + 1}
+    locked.save()
+    CoeFieldRevision.objects.create(
+        coe=locked, field="whys", label="5 Whys", old=old, new=new, author=user,
+        coe_revision=locked.revision,
+    )  # fmt: skip
+    return locked
+
+
+def _item_text(item: ActionItem) -> str:
+    return json.dumps(
+        {
+            "title": item.title,
+            "owner": item.owner.get_username(),
+            "team": item.team.name,
+            "priority": item.priority,
+            "kind": item.kind,
+            "due_date": item.due_date.isoformat(),
+            "tracker_url": item.tracker_url,
+            "status": item.status,
+        },
+        indent=1,
+    )
+
+
+@transaction.atomic
+def action_item_save(
+    *,
+    coe: Coe,
+    user: User,
+    title: str,
+    owner: User,
+    priority: str,
+    kind: str,
+    due_date: date,
+    tracker_url: str = "",
+    item: ActionItem | None = None,
+) -> ActionItem:
+    """Add an action item to a COE being written, or change one; the owner's team (or the
+    COE's, if the owner is in several or none) owns it."""
+    locked = Coe.objects.select_for_update().get(pk=coe.pk)
+    require_edit(locked, user)
+    if not title.strip():
+        raise ValidationError({"title": "Say what will be done."})
+    old = _item_text(item) if item is not None else ""
+    teams = list(owner.memberships.values_list("team_id", flat=True))
+    team_id = locked.team_id if locked.team_id in teams or len(teams) != 1 else teams[0]
+    if item is None:
+        item = ActionItem(coe=locked)
+    item.title = title.strip()
+    item.owner = owner
+    item.team_id = team_id
+    item.priority = priority
+    item.kind = kind
+    item.due_date = due_date
+    item.tracker_url = tracker_url
+    item.full_clean(exclude=["coe"])
+    item.save()
+    CoeFieldRevision.objects.create(
+        coe=locked, field=f"action-item-{item.pk}", label=f"Action item: {item.title}"[:200],
+        old=old, new=_item_text(item), author=user, coe_revision=locked.revision,
+    )  # fmt: skip
+    return item
+
+
+@transaction.atomic
+def action_item_remove(*, coe: Coe, user: User, item: ActionItem) -> None:
+    locked = Coe.objects.select_for_update().get(pk=coe.pk)
+    require_edit(locked, user)
+    CoeFieldRevision.objects.create(
+        coe=locked, field=f"action-item-{item.pk}", label=f"Action item: {item.title}"[:200],
+        old=_item_text(item), new="", author=user, coe_revision=locked.revision,
+    )  # fmt: skip
+    item.delete()
+
+
+# Blameless findings ------------------------------------------------------------------------
+
+
+def people_names() -> list[str]:
+    """Names that identify a person: usernames and first and last names of active users."""
+    names: set[str] = set()
+    for username, first, last in User.objects.filter(is_active=True).values_list(
+        "username", "first_name", "last_name"
+    ):
+        for name in (username, first, last):
+            if len(name) >= 3:
+                names.add(name)
+                names.add(name.capitalize())
+    return sorted(names)
+
+
+def coe_texts(coe: Coe) -> dict[str, str]:
+    """Every piece of prose in the COE, keyed as the editor keys its fields."""
+    texts = {field: getattr(coe, field) for field in SECTION_FIELDS}
+    for answer in coe.answers.all():
+        texts[answer.field_key] = answer.answer
+    for why in coe.whys.all():
+        texts[f"why-{why.chain}-{why.position}"] = f"{why.question}\n{why.answer}"
+    for item in coe.action_items.all():
+        texts[f"action-item-{item.pk}"] = item.title
+    return texts
+
+
+def text_label(coe: Coe, key: str) -> str:
+    if key in SECTION_TITLES:
+        return SECTION_TITLES[key]
+    if key.startswith("answer-"):
+        answer = next((a for a in coe.answers.all() if a.field_key == key), None)
+        return answer.prompt if answer else key
+    if key.startswith("why-"):
+        _, chain, position = key.split("-")
+        return f"5 Whys, chain {chain}, step {position}"
+    if key.startswith("action-item-"):
+        return "Action item"
+    return key
+
+
+@dataclass(frozen=True)
+class CoeFinding:
+    finding: Finding
+    label: str
+    acknowledgement: FindingAcknowledgement | None
+
+
+def coe_findings(coe: Coe) -> list[CoeFinding]:
+    findings = find_blameful_language(coe_texts(coe), people=people_names())
+    acks = {ack.key: ack for ack in coe.acknowledgements.all()}
+    return [CoeFinding(f, text_label(coe, f.section), acks.get(f.key)) for f in findings]
+
+
+@transaction.atomic
+def finding_acknowledge(*, coe: Coe, user: User, key: str, reason: str) -> None:
+    require_edit(coe, user)
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why this wording stays."})
+    if key not in {f.finding.key for f in coe_findings(coe)}:
+        raise ValidationError({"key": "That finding is no longer in the text."})
+    FindingAcknowledgement.objects.update_or_create(
+        coe=coe, key=key[:300], defaults={"reason": reason.strip(), "user": user}
+    )
+
+
+# Comments ----------------------------------------------------------------------------------
+
+
+def comment_add(
+    *, coe: Coe, user: User, section: str, body: str, parent: CoeComment | None = None
+) -> CoeComment:
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": "Write a comment."})
+    if parent is not None:
+        if parent.coe_id != coe.pk:
+            raise ValidationError({"parent": "Reply to a comment on this COE."})
+        section = parent.section
+    return CoeComment.objects.create(
+        coe=coe, section=section[:64], parent=parent, author=user, body=body,
+        coe_revision=coe.revision,
+    )  # fmt: skip
+
+
+def touch(coe: Coe) -> None:
+    Coe.objects.filter(pk=coe.pk).update(updated_at=timezone.now())

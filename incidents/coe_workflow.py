@@ -1,0 +1,171 @@
+"""The COE review workflow: draft → in review → (changes requested ↔ in review) → approved →
+closed. Every move is one function that checks who may make it and records a review entry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.coe_services import coe_findings, is_editor, require_edit
+from incidents.models import ActionItem, Coe, CoeReview
+from incidents.models.coe import OPTIONAL_SECTIONS, SECTION_FIELDS, SECTION_TITLES
+
+State = Coe.State
+MIN_WHYS = 3
+
+
+def submission_problems(coe: Coe) -> list[str]:
+    """What stops the COE going to review, each said so the author knows what to do."""
+    problems = []
+    for field in SECTION_FIELDS:
+        if field not in OPTIONAL_SECTIONS and not getattr(coe, field).strip():
+            problems.append(f"Write the “{SECTION_TITLES[field]}” section.")
+    if coe.impact_minutes is None:
+        problems.append("Fill in how long customers were affected (minutes).")
+    unanswered = [a for a in coe.answers.all() if not a.answer.strip()]
+    if unanswered:
+        listed = "; ".join(f"“{a.prompt}”" for a in unanswered[:3])
+        more = f" and {len(unanswered) - 3} more" if len(unanswered) > 3 else ""
+        problems.append(f"Answer {len(unanswered)} incident question(s): {listed}{more}.")
+    chains: dict[int, int] = {}
+    for why in coe.whys.all():
+        chains[why.chain] = chains.get(why.chain, 0) + 1
+    if max(chains.values(), default=0) < MIN_WHYS:
+        have = max(chains.values(), default=0)
+        problems.append(f"Ask at least {MIN_WHYS} whys in a chain (the longest has {have}).")
+    items = list(coe.action_items.all())
+    if not any(item.owner_id and item.due_date for item in items):
+        problems.append("Add at least one action item with an owner and a due date.")
+    open_findings = [f for f in coe_findings(coe) if f.acknowledgement is None]
+    if open_findings:
+        problems.append(
+            f"Resolve {len(open_findings)} blameless-language finding(s): reword them or "
+            "acknowledge each with a reason."
+        )
+    return problems
+
+
+def _record(coe: Coe, action: str, user: User | None, note: str = "") -> None:
+    CoeReview.objects.create(
+        coe=coe, action=action, user=user, note=note.strip(), coe_revision=coe.revision
+    )
+
+
+def _lock(coe: Coe) -> Coe:
+    return Coe.objects.select_for_update().get(pk=coe.pk)
+
+
+@transaction.atomic
+def coe_submit(*, coe: Coe, user: User, now: datetime | None = None) -> Coe:
+    """Send to review. The metric charts are frozen now, the first time, so later retention or
+    changes to the alarms don't alter the report."""
+    from incidents.charts import build_incident_charts  # reads the metric store: only here
+
+    locked = _lock(coe)
+    require_edit(locked, user)
+    problems = submission_problems(locked)
+    if problems:
+        raise ValidationError(problems)
+    moment = now or timezone.now()
+    if locked.metrics_snapshot is None:
+        locked.metrics_snapshot = build_incident_charts(locked.incident, now=moment)
+        locked.snapshot_taken_at = moment
+    locked.state = State.IN_REVIEW
+    locked.submitted_at = moment
+    locked.save()
+    _record(locked, CoeReview.Action.SUBMIT, user)
+    return locked
+
+
+def _require_reviewer(coe: Coe, user: User, verb: str) -> None:
+    if coe.state != State.IN_REVIEW:
+        raise ValidationError(f"Only a COE in review can be {verb}; this one is {coe.state}.")
+    if coe.authors.filter(pk=user.pk).exists():
+        raise PermissionDenied(f"An author cannot have their own COE {verb}.")
+
+
+@transaction.atomic
+def coe_request_changes(*, coe: Coe, user: User, note: str) -> Coe:
+    locked = _lock(coe)
+    _require_reviewer(locked, user, "sent back")
+    if not note.strip():
+        raise ValidationError({"note": "Say what needs to change."})
+    locked.state = State.CHANGES_REQUESTED
+    locked.save()
+    _record(locked, CoeReview.Action.REQUEST_CHANGES, user, note)
+    return locked
+
+
+def pending_reviewers(coe: Coe) -> list[User]:
+    """Required reviewers who have not approved the current revision since it was last sent."""
+    last_submit = (
+        coe.reviews.filter(action=CoeReview.Action.SUBMIT, coe_revision=coe.revision)
+        .order_by("-at", "-id")
+        .first()
+    )
+    approved = coe.reviews.filter(action=CoeReview.Action.APPROVE, coe_revision=coe.revision)
+    if last_submit is not None:
+        approved = approved.filter(id__gt=last_submit.pk)
+    done = set(approved.values_list("user_id", flat=True))
+    return [u for u in coe.required_reviewers.all() if u.pk not in done]
+
+
+@transaction.atomic
+def coe_approve(*, coe: Coe, user: User, note: str = "", now: datetime | None = None) -> Coe:
+    """Record an approval. With required reviewers, the COE is approved once each of them has
+    approved this submission; without, the first approval by a non-author approves it."""
+    locked = _lock(coe)
+    _require_reviewer(locked, user, "approved")
+    _record(locked, CoeReview.Action.APPROVE, user, note)
+    if pending_reviewers(locked):
+        return locked
+    locked.state = State.APPROVED
+    locked.approved_at = now or timezone.now()
+    locked.save()
+    close_if_finished(locked, user=None)
+    return locked
+
+
+@transaction.atomic
+def coe_reopen(*, coe: Coe, user: User, note: str) -> Coe:
+    """Start a new revision of an approved COE; the approved one stays in the history."""
+    locked = _lock(coe)
+    if locked.state not in (State.APPROVED, State.CLOSED):
+        raise ValidationError("Only an approved or closed COE is reopened for a new revision.")
+    if not is_editor(locked, user):
+        raise PermissionDenied("Only the authors and the owning team reopen this COE.")
+    if not note.strip():
+        raise ValidationError({"note": "Say why the COE needs a new revision."})
+    locked.revision += 1
+    locked.state = State.DRAFT
+    locked.approved_at = None
+    locked.closed_at = None
+    locked.save()
+    _record(locked, CoeReview.Action.REOPEN, user, note)
+    return locked
+
+
+def close_if_finished(coe: Coe, *, user: User | None) -> Coe:
+    """An approved COE closes when every action item is done or won't-do; a closed one whose
+    item is reopened goes back to approved."""
+    items = list(coe.action_items.all())
+    finished = bool(items) and all(item.is_finished for item in items)
+    if coe.state == State.APPROVED and finished:
+        coe.state = State.CLOSED
+        coe.closed_at = timezone.now()
+        coe.save()
+        _record(coe, CoeReview.Action.CLOSE, user, "Every action item is done or won't-do.")
+    elif coe.state == State.CLOSED and not finished:
+        coe.state = State.APPROVED
+        coe.closed_at = None
+        coe.save()
+    return coe
+
+
+def progress(items: list[ActionItem]) -> tuple[int, int]:
+    """(finished, all) action items."""
+    return sum(1 for item in items if item.is_finished), len(items)

@@ -1,0 +1,54 @@
+"""Action items: what a COE commits the team to, tracked to completion."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from coe_portal.accounts.models import Team
+from incidents.models.coe import Coe
+
+
+class ActionItem(models.Model):
+    class Priority(models.TextChoices):
+        HIGH = "high", "High"
+        MEDIUM = "medium", "Medium"
+        LOW = "low", "Low"
+
+    class Kind(models.TextChoices):
+        PREVENT = "prevent", "Prevent"
+        DETECT = "detect", "Detect"
+        MITIGATE = "mitigate", "Mitigate"
+        PROCESS = "process", "Process"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        BLOCKED = "blocked", "Blocked"
+        DONE = "done", "Done"
+        WONT_DO = "wont_do", "Won't do"
+
+    coe = models.ForeignKey(Coe, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="action_items"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="action_items")
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.MEDIUM)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PREVENT)
+    due_date = models.DateField()
+    tracker_url = models.URLField(blank=True, help_text="The item in an external tracker.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    status_note = models.TextField(blank=True, help_text="Completion note or reason.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.WONT_DO)
