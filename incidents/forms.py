@@ -30,6 +30,12 @@ class ActionItemForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["tracker_url"] = forms.URLField(
+            required=False,
+            assume_scheme="https",
+            label="Tracker link",
+            help_text="The item in an external tracker (optional).",
+        )
         owner = self.fields["owner"]
         assert isinstance(owner, forms.ModelChoiceField)
         owner.queryset = User.objects.filter(is_active=True).order_by("username")

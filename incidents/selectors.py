@@ -7,6 +7,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from coe_portal.accounts.models import Team
 from incidents.models import Coe, Incident
 
 
@@ -41,3 +42,12 @@ def get_coe_for_user(user: User | AnonymousUser, pk: int) -> Coe:
     if coe is None:
         raise Http404("No such COE.")
     return coe
+
+
+def incidents_visible_to_team(team: Team) -> QuerySet[Incident]:
+    """What an API token of `team` sees: public incidents and the restricted ones it may see."""
+    return (
+        Incident.objects.select_related("team", "owner")
+        .filter(Q(restricted=False) | Q(team=team) | Q(visible_to=team))
+        .distinct()
+    )

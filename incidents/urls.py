@@ -3,11 +3,22 @@ from __future__ import annotations
 from django.urls import path
 
 from coe_portal.sections import section_page
-from incidents import coe_edit_views, coe_views, views
+from incidents import api, coe_edit_views, coe_views, views
 
 app_name = "incidents"
 
 urlpatterns = [
+    path("api/v1/incidents", api.incidents_api, name="api-incidents"),
+    path("api/v1/incidents/<int:pk>", api.incident_detail_api, name="api-incident"),
+    path("api/v1/incidents/<int:pk>/status", api.incident_status_api, name="api-incident-status"),
+    path(
+        "api/v1/incidents/<int:pk>/timeline",
+        api.incident_timeline_api,
+        name="api-incident-timeline",
+    ),
+    path("api/v1/coes", api.coe_list_api, name="api-coes"),
+    path("api/v1/coes/<int:pk>", api.coe_detail_api, name="api-coe"),
+    path("api/v1/action-items", api.action_item_list_api, name="api-action-items"),
     path("incidents/", views.incident_list, name="incident-list"),
     path("incidents/new/", views.incident_create, name="incident-create"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
