@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from coe_portal.accounts.models import ApiToken, Membership, Service, Team
 from coe_portal.accounts.tokens import hash_token
+from incidents.models import ActionItem, Coe, Incident
 from metrics.slo.models import SLO
 
 
@@ -46,6 +47,9 @@ def _snapshot() -> list[object]:
         sorted(Membership.objects.values_list("team__name", "user__username", "role")),
         sorted(User.objects.values_list("username", "password", "is_superuser")),
         sorted(SLO.objects.values_list("service__name", "name", "objective_percent")),
+        sorted(Incident.objects.values_list("title", "status")),
+        sorted(Coe.objects.values_list("title", "state")),
+        sorted(ActionItem.objects.values_list("title", "due_date")),
     ]
 
 
@@ -62,6 +66,12 @@ def test_demo_creates_teams_services_and_a_user_that_can_log_in():
         "search-latency",
     ]
     assert User.objects.get(username="demo").check_password("demo")
+    # A COE waiting for review (the demo user reviews it) and a SEV1 whose COE is due.
+    coe = Coe.objects.get()
+    assert (coe.state, coe.incident.severity, coe.action_items.count()) == ("in_review", "SEV2", 3)
+    due = Incident.objects.get(severity="SEV1")
+    assert due.coe_required
+    assert not Coe.objects.filter(incident=due).exists()
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from coe_portal.accounts.models import Membership, Service, Team
+from incidents.demo import ensure_demo_incidents
 from metrics.demo import ensure_demo_slos
 from metrics.models import ScrapeTarget
 
@@ -103,6 +104,7 @@ class Command(BaseCommand):
         )
         created += target_created
         created += ensure_demo_slos()
+        created += ensure_demo_incidents()
 
         self.stdout.write(
             f"Demo data ready ({created} new objects). "
