@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from incidents.charts import build_incident_charts
 from incidents.coe_services import (
+    CoeFinding,
     EditConflict,
     WhyRow,
     action_item_remove,
@@ -58,6 +59,15 @@ def _answer_field(coe: Coe, answer: CoeAnswer) -> dict[str, Any]:
     }
 
 
+def _findings_by_field(findings: list[CoeFinding]) -> dict[str, list[CoeFinding]]:
+    """Findings per editor field (the whys are one field), shown under the text they are in."""
+    by_field: dict[str, list[CoeFinding]] = {}
+    for item in findings:
+        key = "whys" if item.finding.section.startswith("why-") else item.finding.section
+        by_field.setdefault(key, []).append(item)
+    return by_field
+
+
 def _editor_context(
     coe: Coe, *, conflict: EditConflict | None = None, item_form: ActionItemForm | None = None
 ) -> dict[str, Any]:
@@ -86,6 +96,10 @@ def _editor_context(
         ("budget_consumed_percent", "SLO budget consumed (%)", coe.budget_consumed_percent),
     ]
     due = timezone.now().date() + timedelta(days=30)
+    findings = coe_findings(coe)
+    by_field = _findings_by_field(findings)
+    for field in sections + [answer for group in groups for answer in group["answers"]]:
+        field["findings"] = by_field.get(field["key"], [])
     return {
         "coe": coe,
         "sections": sections,
@@ -98,7 +112,14 @@ def _editor_context(
         "whys_version": coe.version_of("whys"),
         "items": coe.action_items.select_related("owner", "team"),
         "item_form": item_form or ActionItemForm(initial={"due_date": due}),
-        "findings": coe_findings(coe),
+        "findings": findings,
+        "whys_findings": by_field.get("whys", []),
+        "item_findings": [
+            item
+            for key, items in by_field.items()
+            if key.startswith("action-item-")
+            for item in items
+        ],
         "problems": submission_problems(coe),
         "conflict": conflict,
         "title_version": coe.version_of("title"),

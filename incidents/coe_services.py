@@ -88,6 +88,7 @@ def coe_start(*, incident: Incident, user: User, now: datetime | None = None) ->
     existing = Coe.objects.filter(incident=incident).first()
     if existing is not None:
         return existing
+    incident = Incident.objects.get(pk=incident.pk)  # the times as stored, not as passed in
     impact = incident_impact(incident, now=now)
     coe = Coe.objects.create(
         incident=incident,

@@ -102,10 +102,10 @@ def _payments_incident(author: User) -> None:
         incident=incident, user=author, at=started + timedelta(minutes=24),
         text="Pool saturation confirmed in thread dumps; rolling back.",
     )  # fmt: skip
-    incident_set_status(
+    incident = incident_set_status(
         incident=incident, status="mitigated", user=author, at=started + timedelta(minutes=38)
     )
-    incident_set_status(
+    incident = incident_set_status(
         incident=incident, status="resolved", user=author, at=started + timedelta(hours=1)
     )
     coe = start_coe(incident=incident, user=author)

@@ -69,6 +69,7 @@ def test_demo_creates_teams_services_and_a_user_that_can_log_in():
     # A COE waiting for review (the demo user reviews it) and a SEV1 whose COE is due.
     coe = Coe.objects.get()
     assert (coe.state, coe.incident.severity, coe.action_items.count()) == ("in_review", "SEV2", 3)
+    assert coe.impact_minutes == 38
     due = Incident.objects.get(severity="SEV1")
     assert due.coe_required
     assert not Coe.objects.filter(incident=due).exists()

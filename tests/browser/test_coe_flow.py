@@ -90,6 +90,9 @@ def test_an_alarm_opened_incident_goes_through_the_coe_flow(page, portal_server,
 
     # A blameful sentence is flagged inline, then reworded.
     save_field(page, "contributing_factors", "Theo failed to check the pool size.")
+    expect(page.locator("#field-contributing_factors .finding-inline")).to_contain_text(
+        "Theo failed to check"
+    )
     findings = page.locator("#findings")
     expect(findings).to_contain_text("Theo failed to check")
     expect(findings).to_contain_text("Describe the system condition")
