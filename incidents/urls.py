@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from coe_portal.sections import section_page
-from incidents import api, coe_edit_views, coe_views, views
+from incidents import api, coe_edit_views, coe_views, team_settings, views
 
 app_name = "incidents"
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path("incidents/<int:pk>/timeline/<int:entry_id>", views.timeline_edit, name="timeline-edit"),
     path("incidents/<int:pk>/coe", coe_views.coe_start_view, name="coe-start"),
     path("coes/", coe_views.coe_list, name="coe-list"),
+    path("teams/<slug:name>/coe-settings", team_settings.coe_settings, name="coe-settings"),
     path("coes/<int:pk>/", coe_views.coe_detail, name="coe-detail"),
     path("coes/<int:pk>/export.md", coe_views.coe_export, name="coe-export"),
     path("coes/<int:pk>/history", coe_views.coe_history, name="coe-history"),

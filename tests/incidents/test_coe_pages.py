@@ -162,3 +162,37 @@ def test_the_preview_renders_sanitised_markdown(client, org):
     preview = reverse("incidents:coe-preview", args=[coe.pk])
     answer = client.post(preview, {"text": "**x** <script>y</script>"}).json()
     assert answer == {"html": "<p><strong>x</strong> &lt;script&gt;y&lt;/script&gt;</p>"}
+
+
+def test_a_lead_adds_team_questions_and_required_reviewers(client, org):
+    url = reverse("incidents:coe-settings", args=["checkout"])
+    client.force_login(org.teammate)  # a member, not a lead
+    assert client.get(url).status_code == 200
+    assert (
+        client.post(
+            url, {"action": "add-question", "group": "detection", "prompt": "x"}
+        ).status_code
+        == 403
+    )
+    client.force_login(org.owner)
+    client.post(
+        url,
+        {
+            "action": "add-question",
+            "group": "prevention",
+            "prompt": "Was the payments canary green?",
+        },
+    )
+    client.post(url, {"action": "reviewers", "reviewers": ["rita"]})
+    response = client.post(
+        url, {"action": "add-question", "group": "nonsense", "prompt": "y"}, follow=True
+    )
+    assert "Choose the group the question belongs to." in response.content.decode()
+    coe = coe_start(incident=resolved_incident(org), user=org.owner, now=NOW)
+    assert coe.answers.last().prompt == "Was the payments canary green?"
+    assert list(coe.required_reviewers.values_list("username", flat=True)) == ["rita"]
+    question = coe.answers.last().question
+    client.post(url, {"action": "retire-question", "question": question.pk})
+    later = coe_start(incident=resolved_incident(org), user=org.owner, now=NOW)
+    assert later.answers.count() == 15
+    assert coe.answers.count() == 16  # a started COE keeps its questions
