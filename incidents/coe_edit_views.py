@@ -216,7 +216,7 @@ def action_item_add(request: HttpRequest, pk: int) -> HttpResponse:
             for field, problems in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, problems)
         else:
-            return _saved(request, coe, "field-action-items")
+            return _saved(request, coe, "action-item-form")
     context = _editor_context(coe, item_form=form)
     return render(request, "incidents/coe_edit.html", context, status=400)
 

@@ -49,6 +49,12 @@ class EditConflict(Exception):
         self.version = version
 
 
+def can_start(incident: Incident, user: User) -> bool:
+    if user.is_superuser or incident.owner_id == user.pk:
+        return True
+    return user.memberships.filter(team_id=incident.team_id).exists()
+
+
 def can_edit(coe: Coe, user: User) -> bool:
     """Authors and members of the owning team edit, and only while the COE is a draft or has
     changes requested."""
@@ -85,10 +91,13 @@ def timeline_markdown(incident: Incident) -> str:
 def coe_start(*, incident: Incident, user: User, now: datetime | None = None) -> Coe:
     """The incident's COE, created on first call with its timeline, the impact numbers the
     metric store can tell, and the incident questions of the default set and the team."""
+    # Locking the incident serialises two clicks on "Start COE": the second finds the first's.
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
     existing = Coe.objects.filter(incident=incident).first()
     if existing is not None:
         return existing
-    incident = Incident.objects.get(pk=incident.pk)  # the times as stored, not as passed in
+    if not can_start(incident, user):
+        raise PermissionDenied("Only the incident's team or its lead starts its COE.")
     impact = incident_impact(incident, now=now)
     coe = Coe.objects.create(
         incident=incident,
@@ -106,9 +115,7 @@ def coe_start(*, incident: Incident, user: User, now: datetime | None = None) ->
     coe.authors.add(user)
     if incident.owner_id and incident.owner_id != user.pk:
         coe.authors.add(incident.owner_id)
-    policy = CoeReviewPolicy.objects.filter(team=incident.team).first()
-    if policy is not None:
-        coe.required_reviewers.set(policy.required_reviewers.exclude(pk__in=coe.authors.all()))
+    refresh_required_reviewers(coe)
     questions = IncidentQuestion.objects.filter(active=True).filter(
         team__isnull=True
     ) | IncidentQuestion.objects.filter(active=True, team=incident.team)
@@ -117,6 +124,19 @@ def coe_start(*, incident: Incident, user: User, now: datetime | None = None) ->
         for index, q in enumerate(questions.order_by("position", "id"))
     )
     return coe
+
+
+def refresh_required_reviewers(coe: Coe) -> list[User]:
+    """Set the COE's required reviewers from its team's policy, leaving out its authors (they
+    cannot review their own COE); returns the policy's reviewers who were left out."""
+    policy = CoeReviewPolicy.objects.filter(team_id=coe.team_id).first()
+    if policy is None:
+        coe.required_reviewers.clear()
+        return []
+    authors = set(coe.authors.values_list("pk", flat=True))
+    named = list(policy.required_reviewers.filter(is_active=True))
+    coe.required_reviewers.set([u for u in named if u.pk not in authors])
+    return [u for u in named if u.pk in authors]
 
 
 def _field_label(coe: Coe, field: str) -> str:
@@ -192,6 +212,7 @@ def coe_save_field(
         return locked
     locked.versions = {**locked.versions, field: version + 1}
     locked.save()
+    locked.authors.add(user)  # whoever writes the COE is an author: they cannot approve it
     CoeFieldRevision.objects.create(
         coe=locked, field=field, label=label[:200], old=old, new=new, author=user,
         coe_revision=locked.revision,
@@ -218,12 +239,17 @@ def coe_save_whys(*, coe: Coe, user: User, rows: Sequence[WhyRow], base_version:
     """Replace the 5 Whys with `rows` (blank rows dropped; a row needs both halves)."""
     locked = Coe.objects.select_for_update().get(pk=coe.pk)
     require_edit(locked, user)
-    kept = [r for r in rows if r.question.strip() or r.answer.strip()]
-    for index, row in enumerate(kept, start=1):
-        if not row.question.strip() or not row.answer.strip():
+    kept = []
+    for index, row in enumerate(rows, start=1):
+        question, answer = row.question.strip(), row.answer.strip()
+        if not question and not answer:
+            continue
+        if not question or not answer:
             raise ValidationError(
                 {"whys": f"Row {index}: write both the why and the because, or clear both."}
             )
+        kept.append(WhyRow(row.chain, question, answer))
+    kept.sort(key=lambda row: row.chain)  # stable: the order within a chain is kept
     old = whys_text(locked.whys.all())
     new = whys_text(kept)
     version = locked.version_of("whys")
@@ -237,10 +263,11 @@ def coe_save_whys(*, coe: Coe, user: User, rows: Sequence[WhyRow], base_version:
         positions[row.chain] = positions.get(row.chain, 0) + 1
         Why.objects.create(
             coe=locked, chain=row.chain, position=positions[row.chain],
-            question=row.question.strip(), answer=row.answer.strip(),
+            question=row.question, answer=row.answer,
         )  # fmt: skip
     locked.versions = {**locked.versions, "whys": version + 1}
     locked.save()
+    locked.authors.add(user)
     CoeFieldRevision.objects.create(
         coe=locked, field="whys", label="5 Whys", old=old, new=new, author=user,
         coe_revision=locked.revision,
@@ -297,6 +324,7 @@ def action_item_save(
     item.tracker_url = tracker_url
     item.full_clean(exclude=["coe"])
     item.save()
+    locked.authors.add(user)
     CoeFieldRevision.objects.create(
         coe=locked, field=f"action-item-{item.pk}", label=f"Action item: {item.title}"[:200],
         old=old, new=_item_text(item), author=user, coe_revision=locked.revision,
@@ -372,6 +400,7 @@ def coe_findings(coe: Coe) -> list[CoeFinding]:
 
 @transaction.atomic
 def finding_acknowledge(*, coe: Coe, user: User, key: str, reason: str) -> None:
+    coe = Coe.objects.select_for_update().get(pk=coe.pk)
     require_edit(coe, user)
     if not reason.strip():
         raise ValidationError({"reason": "Say why this wording stays."})

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from coe_portal.accounts.models import Service, Team
+from coe_portal.pagination import paginate
 from incidents.charts import build_incident_charts
 from incidents.coe_services import can_edit, coe_findings, coe_start, comment_add, is_editor
 from incidents.coe_workflow import (
@@ -29,7 +30,7 @@ from incidents.coe_workflow import (
 from incidents.export import coe_markdown
 from incidents.markdown import render_markdown
 from incidents.models import Coe, CoeComment, QuestionGroup, Severity
-from incidents.models.coe import SECTIONS
+from incidents.models.coe import SECTION_FIELDS, SECTIONS
 from incidents.selectors import coes_visible_to, get_coe_for_user, get_incident_for_user
 
 
@@ -67,8 +68,11 @@ def coe_list(request: HttpRequest) -> HttpResponse:
         coes = coes.filter(incident__started_at__date__gte=since)
     if until:
         coes = coes.filter(incident__started_at__date__lte=until)
+    coes = coes.defer(*SECTION_FIELDS, "metrics_snapshot", "versions")
+    page = paginate(request, coes.prefetch_related("services").distinct())
     context = {
-        "coes": coes.prefetch_related("services").distinct(),
+        "coes": page,
+        "page": page,
         "filters": filters,
         "since": request.GET.get("since", ""),
         "until": request.GET.get("until", ""),

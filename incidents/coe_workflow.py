@@ -10,9 +10,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.coe_services import coe_findings, is_editor, require_edit
-from incidents.models import ActionItem, Coe, CoeReview
+from incidents.coe_services import (
+    coe_findings,
+    is_editor,
+    refresh_required_reviewers,
+    require_edit,
+)
+from incidents.models import ActionItem, Coe, CoeReview, CoeReviewPolicy
 from incidents.models.coe import OPTIONAL_SECTIONS, SECTION_FIELDS, SECTION_TITLES
+from incidents.selectors import incidents_visible_to
 
 State = Coe.State
 MIN_WHYS = 3
@@ -40,6 +46,7 @@ def submission_problems(coe: Coe) -> list[str]:
     items = list(coe.action_items.all())
     if not any(item.owner_id and item.due_date for item in items):
         problems.append("Add at least one action item with an owner and a due date.")
+    problems += _reviewer_problems(coe)
     open_findings = [f for f in coe_findings(coe) if f.acknowledgement is None]
     if open_findings:
         problems.append(
@@ -47,6 +54,29 @@ def submission_problems(coe: Coe) -> list[str]:
             "acknowledge each with a reason."
         )
     return problems
+
+
+def _reviewer_problems(coe: Coe) -> list[str]:
+    """A team that requires reviewers needs one who did not write the COE and can see it."""
+    policy = CoeReviewPolicy.objects.filter(team_id=coe.team_id).first()
+    if policy is None:
+        return []
+    named = list(policy.required_reviewers.filter(is_active=True))
+    if not named:
+        return []
+    authors = set(coe.authors.values_list("pk", flat=True))
+    eligible = [
+        user for user in named
+        if user.pk not in authors
+        and incidents_visible_to(user).filter(pk=coe.incident_id).exists()
+    ]  # fmt: skip
+    if eligible:
+        return []
+    names = ", ".join(user.get_username() for user in named)
+    return [
+        f"The team requires a review by {names}, who wrote this COE or cannot see its incident: "
+        "a team lead names another reviewer on the team's COE settings page."
+    ]
 
 
 def _record(coe: Coe, action: str, user: User | None, note: str = "") -> None:
@@ -71,6 +101,7 @@ def coe_submit(*, coe: Coe, user: User, now: datetime | None = None) -> Coe:
     if problems:
         raise ValidationError(problems)
     moment = now or timezone.now()
+    refresh_required_reviewers(locked)
     if locked.metrics_snapshot is None:
         locked.metrics_snapshot = build_incident_charts(locked.incident, now=moment)
         locked.snapshot_taken_at = moment

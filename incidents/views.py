@@ -10,7 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from coe_portal.pagination import paginate
 from incidents.charts import build_incident_charts
+from incidents.coe_services import can_start
 from incidents.forms import IncidentForm
 from incidents.models import Coe, Incident, TimelineEntry
 from incidents.models.incident import COE_REQUIRED_SEVERITIES
@@ -44,8 +46,9 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         )
     elif status:
         incidents = incidents.filter(status=status)
+    page = paginate(request, incidents)
     return render(
-        request, "incidents/incident_list.html", {"incidents": incidents, "status": status}
+        request, "incidents/incident_list.html", {"incidents": page, "page": page, "status": status}
     )
 
 
@@ -78,6 +81,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "incident": incident,
         "coe": Coe.objects.filter(incident=incident).first(),
+        "can_start_coe": can_start(incident, _user(request)),
         "charts": build_incident_charts(incident),
         "timeline": timeline,
         "statuses": [s for s in Incident.Status if s != incident.status],

@@ -1,35 +1,77 @@
 // COE editor: live Markdown preview (rendered and sanitised by the server), and a local copy of
-// every unsaved field, so text survives a closed tab or an expired session: the next load of the
-// editor puts it back and says so. Once the saved text matches the copy, the copy is dropped.
+// every form's unsaved input, so text survives a closed tab or an expired session.
+//
+// A copy is dropped only when the page shows that its save went through (the "Saved." message
+// for that form). Otherwise, on the next visit, it is put back if the field has not changed on
+// the server since; if it has, the editor offers it instead of overwriting the newer text, and a
+// save then goes through the server's conflict check (it names the version the copy was made on).
 (function () {
   "use strict";
   var editor = document.querySelector(".coe-editor");
   if (!editor) return;
   var previewUrl = editor.getAttribute("data-preview-url");
   var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+  var saved = document.querySelector(".messages .success") !== null;
 
-  function storageKey(form) {
-    return "coe-portal:" + form.getAttribute("data-autosave-key");
+  function key(form) { return "coe-portal:" + form.getAttribute("data-autosave-key"); }
+
+  function inputs(form) {
+    return Array.prototype.filter.call(
+      form.querySelectorAll("textarea, input, select"),
+      function (el) { return ["hidden", "submit", "button"].indexOf(el.type) < 0; }
+    );
   }
 
-  function readCopy(form) {
-    try {
-      return JSON.parse(window.localStorage.getItem(storageKey(form)) || "null");
-    } catch (err) {
-      return null;
+  function values(form) {
+    return inputs(form).map(function (el) {
+      if (el.multiple) {
+        return Array.prototype.filter.call(el.options, function (o) { return o.selected; })
+          .map(function (o) { return o.value; }).join("\u0000");
+      }
+      return el.value;
+    });
+  }
+
+  function apply(form, list) {
+    inputs(form).forEach(function (el, index) {
+      if (index >= list.length) return;
+      if (el.multiple) {
+        var chosen = list[index].split("\u0000");
+        Array.prototype.forEach.call(el.options, function (o) {
+          o.selected = chosen.indexOf(o.value) >= 0;
+        });
+      } else {
+        el.value = list[index];
+      }
+    });
+  }
+
+  function read(form) {
+    try { return JSON.parse(window.localStorage.getItem(key(form)) || "null"); }
+    catch (err) { return null; }
+  }
+
+  function write(form, copy) {
+    try { window.localStorage.setItem(key(form), JSON.stringify(copy)); }
+    catch (err) { /* storage full or disabled: the form still works */ }
+  }
+
+  function drop(form) {
+    try { window.localStorage.removeItem(key(form)); } catch (err) { /* ignore */ }
+  }
+
+  function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
+
+  function note(form, text) {
+    var el = form.querySelector(".autosave-note");
+    if (!el) {
+      el = document.createElement("p");
+      el.className = "autosave-note help";
+      form.insertBefore(el, form.querySelector("button[type=submit]"));
     }
-  }
-
-  function writeCopy(form, text) {
-    try {
-      window.localStorage.setItem(storageKey(form), JSON.stringify({
-        text: text, version: form.getAttribute("data-version"), at: new Date().toISOString()
-      }));
-    } catch (err) { /* storage full or disabled: the form still works */ }
-  }
-
-  function dropCopy(form) {
-    try { window.localStorage.removeItem(storageKey(form)); } catch (err) { /* ignore */ }
+    el.textContent = text;
+    el.hidden = false;
+    return el;
   }
 
   function preview(textarea) {
@@ -48,32 +90,51 @@
   }
 
   document.querySelectorAll("form[data-autosave-key]").forEach(function (form) {
-    var textarea = form.querySelector("textarea");
-    var note = form.querySelector(".autosave-note");
-    var copy = readCopy(form);
-    if (copy && copy.text !== textarea.value) {
-      textarea.value = copy.text;
-      // Save against the version this text was written on: if the field moved on since, the
-      // server shows both versions instead of overwriting the newer one.
-      var version = form.querySelector("input[name=version]");
-      if (version && copy.version !== null) version.value = copy.version;
-      if (note) {
-        note.textContent = "Restored text you had not saved (" + copy.at + "). Save it or edit it.";
-        note.hidden = false;
+    var version = form.getAttribute("data-version");
+    var copy = read(form);
+    if (copy) {
+      var current = values(form);
+      if (same(copy.values, current) || (copy.submitted && saved && location.hash === "#" + form.id)) {
+        drop(form);
+      } else if (copy.version === version) {
+        apply(form, copy.values);
+        form.classList.add("unsaved");
+        note(form, "Restored what you had not saved (" + copy.at + "). Save it, or edit it.");
+      } else {
+        form.classList.add("unsaved");
+        var offer = note(form, "You have unsaved text from " + copy.at + ", written before " +
+          "someone else changed this. ");
+        var use = document.createElement("button");
+        use.type = "button";
+        use.textContent = "Use my text";
+        use.addEventListener("click", function () {
+          apply(form, copy.values);
+          var field = form.querySelector("input[name=version]");
+          if (field) field.value = copy.version;  // the save will show both versions
+          offer.textContent = "Your text is back; saving shows both versions to merge.";
+        });
+        offer.appendChild(use);
       }
-      form.classList.add("unsaved");
-    } else if (copy) {
-      dropCopy(form);  // the saved text already matches
     }
+    form.addEventListener("input", function () {
+      write(form, { values: values(form), version: version, at: new Date().toISOString() });
+      form.classList.add("unsaved");
+    });
+    form.addEventListener("change", function () {
+      write(form, { values: values(form), version: version, at: new Date().toISOString() });
+    });
+    form.addEventListener("submit", function () {
+      var pending = read(form);
+      if (pending) { pending.submitted = true; write(form, pending); }
+    });
+  });
+
+  document.querySelectorAll("textarea[data-preview]").forEach(function (textarea) {
     var timer = null;
     textarea.addEventListener("input", function () {
-      writeCopy(form, textarea.value);
-      form.classList.add("unsaved");
       window.clearTimeout(timer);
       timer = window.setTimeout(function () { preview(textarea); }, 300);
     });
-    textarea.addEventListener("focus", function () { preview(textarea); }, { once: true });
     if (textarea.value) preview(textarea);
   });
-
 })();

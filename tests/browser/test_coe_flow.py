@@ -83,10 +83,12 @@ def test_an_alarm_opened_incident_goes_through_the_coe_flow(page, portal_server,
     expect(page.locator("#preview-summary strong")).to_have_text("failed")
     page.reload()
     expect(summary).to_have_value("Checkout **failed** for 20 minutes.")
-    expect(page.locator("#field-summary .autosave-note")).to_contain_text("Restored text")
+    expect(page.locator("#field-summary .autosave-note")).to_contain_text("Restored what you had")
     with page.expect_navigation():
         page.locator("#field-summary").get_by_role("button").click()
     expect(page.locator(".messages")).to_contain_text("Saved.")
+    page.reload()  # the saved copy is gone: nothing is restored over the saved text
+    expect(page.locator("#field-summary .autosave-note")).to_be_hidden()
 
     # A blameful sentence is flagged inline, then reworded.
     save_field(page, "contributing_factors", "Theo failed to check the pool size.")
@@ -179,3 +181,39 @@ def test_an_alarm_opened_incident_goes_through_the_coe_flow(page, portal_server,
     assert "Approved by rita" in text
     time.sleep(0.2)  # let late console messages arrive
     assert page.console_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unsaved_text_never_overwrites_a_newer_save(page, portal_server, org):
+    from playwright.sync_api import expect
+
+    from incidents.coe_services import coe_save_field, coe_start
+    from tests.incidents.coe_support import resolved_incident
+
+    base = portal_server.url
+    coe = coe_start(incident=resolved_incident(org), user=org.owner)
+    log_in(page, base, "olivia")
+    page.goto(f"{base}/coes/{coe.pk}/edit")
+    page.locator("#input-summary").fill("Olivia's draft, not saved yet")
+    # Meanwhile a teammate saves the same section.
+    coe_save_field(coe=coe, user=org.teammate, field="summary", value="Theo's", base_version=0)
+    page.reload()
+    summary = page.locator("#field-summary")
+    expect(summary.locator("textarea")).to_have_value("Theo's")
+    expect(summary.locator(".autosave-note")).to_contain_text("before someone else changed")
+    summary.get_by_role("button", name="Use my text").click()
+    expect(summary.locator("textarea")).to_have_value("Olivia's draft, not saved yet")
+    with page.expect_navigation():
+        summary.get_by_role("button", name="Save Summary").click()
+    conflict = page.locator("#conflict")
+    expect(conflict).to_contain_text("Summary changed while you were editing")
+    expect(conflict.locator(".theirs")).to_have_text("Theo's")
+    conflict.locator("textarea").fill("Theo's, and Olivia's draft")
+    with page.expect_navigation():
+        conflict.get_by_role("button").click()
+    expect(page.locator("#input-summary")).to_have_value("Theo's, and Olivia's draft")
+    page.reload()
+    expect(page.locator("#field-summary .autosave-note")).to_be_hidden()
+    expect(page.locator("#input-summary")).to_have_value("Theo's, and Olivia's draft")
+    # The conflict page's own 409 is the only thing the console reports.
+    assert [e for e in page.console_errors if "409 (Conflict)" not in e] == []

@@ -258,3 +258,50 @@ def test_the_markdown_export_has_every_section_and_the_action_items(org):
         "| Open | - |" in text
     )
     assert "| Impact duration (minutes) | 30 |" in text
+
+
+def test_whoever_edits_a_coe_is_an_author_and_cannot_approve_it(org):
+    coe = written_coe(org)
+    coe = save(coe, org.teammate, "contributing_factors", "The pool size had no canary.")
+    coe = coe_submit(coe=coe, user=org.owner, now=NOW)
+    with pytest.raises(PermissionDenied, match="own COE"):
+        coe_approve(coe=coe, user=org.teammate)
+
+
+def test_a_required_reviewer_who_wrote_the_coe_blocks_submission_until_replaced(org):
+    policy = CoeReviewPolicy.objects.create(team=org.checkout)
+    policy.required_reviewers.add(org.owner)  # the incident lead is the team's bar raiser
+    coe = written_coe(org)
+    assert submission_problems(coe) == [
+        "The team requires a review by olivia, who wrote this COE or cannot see its incident: "
+        "a team lead names another reviewer on the team's COE settings page."
+    ]
+    policy.required_reviewers.set([org.reviewer])
+    coe = coe_submit(coe=coe, user=org.owner, now=NOW)
+    assert list(coe.required_reviewers.all()) == [org.reviewer]
+
+
+def test_a_required_reviewer_who_cannot_see_a_restricted_incident_does_not_count(org):
+    policy = CoeReviewPolicy.objects.create(team=org.checkout)
+    policy.required_reviewers.add(org.outsider)
+    coe = written_coe(org, resolved_incident(org, restricted=True))
+    assert submission_problems(coe)[0].startswith("The team requires a review by oscar")
+
+
+def test_only_the_incident_team_or_lead_starts_its_coe(org):
+    incident = resolved_incident(org)
+    with pytest.raises(PermissionDenied):
+        coe_start(incident=incident, user=org.outsider, now=NOW)
+    assert not Coe.objects.exists()
+
+
+def test_saving_the_same_whys_again_changes_nothing(org):
+    coe = coe_start(incident=resolved_incident(org), user=org.owner, now=NOW)
+    rows = [WhyRow(2, "Why B?", "Because B."), WhyRow(1, "Why A?", "Because A.")]
+    coe = coe_save_whys(coe=coe, user=org.owner, rows=rows, base_version=0)
+    assert list(coe.whys.values_list("chain", "position", "question")) == [
+        (1, 1, "Why A?"), (2, 1, "Why B?"),
+    ]  # fmt: skip
+    padded = [WhyRow(1, " Why A? ", "Because A.\n"), WhyRow(2, "Why B?", " Because B.")]
+    coe = coe_save_whys(coe=coe, user=org.owner, rows=padded, base_version=0)  # stale, same text
+    assert coe.field_revisions.filter(field="whys").count() == 1

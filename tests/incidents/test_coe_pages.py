@@ -196,3 +196,22 @@ def test_a_lead_adds_team_questions_and_required_reviewers(client, org):
     later = coe_start(incident=resolved_incident(org), user=org.owner, now=NOW)
     assert later.answers.count() == 15
     assert coe.answers.count() == 16  # a started COE keeps its questions
+
+
+def test_an_outsider_sees_no_start_button_and_is_refused(client, org):
+    incident = resolved_incident(org)
+    client.force_login(org.outsider)
+    assert "Start COE" not in client.get(incident.get_absolute_url()).content.decode()
+    assert client.post(reverse("incidents:coe-start", args=[incident.pk])).status_code == 403
+
+
+def test_long_lists_are_paged(client, org):
+    for _ in range(51):
+        resolved_incident(org, severity="SEV4")
+    client.force_login(org.teammate)
+    first = client.get(reverse("incidents:incident-list"), {"status": "resolved"})
+    assert len(first.context["incidents"]) == 50
+    assert "status=resolved&amp;page=2" in first.content.decode()
+    assert (
+        len(client.get(reverse("incidents:incident-list"), {"page": "2"}).context["incidents"]) == 1
+    )
