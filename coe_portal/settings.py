@@ -266,6 +266,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3500},
     },
+    "incidents-reminder-pass": {
+        "task": "incidents.reminders.pass",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 890},
+    },
+    "incidents-reminder-sweep": {
+        "task": "incidents.reminders.sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
     "metrics-scrape": {
         "task": "metrics.scrape.due_targets",
         "schedule": timedelta(seconds=5),

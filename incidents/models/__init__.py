@@ -1,6 +1,6 @@
 """Incidents, COE reports and their action items."""
 
-from incidents.models.action_items import ActionItem
+from incidents.models.action_items import ActionItem, ActionItemEvent
 from incidents.models.coe import (
     Coe,
     CoeAnswer,
@@ -14,9 +14,17 @@ from incidents.models.coe import (
     Why,
 )
 from incidents.models.incident import Incident, Severity, TimelineEntry, TimelineRevision
+from incidents.models.reminders import (
+    Notification,
+    Reminder,
+    ReminderPreference,
+    TeamDigest,
+    TeamReminderSettings,
+)
 
 __all__ = [
     "ActionItem",
+    "ActionItemEvent",
     "Coe",
     "CoeAnswer",
     "CoeComment",
@@ -26,8 +34,13 @@ __all__ = [
     "FindingAcknowledgement",
     "Incident",
     "IncidentQuestion",
+    "Notification",
     "QuestionGroup",
+    "Reminder",
+    "ReminderPreference",
     "Severity",
+    "TeamDigest",
+    "TeamReminderSettings",
     "TimelineEntry",
     "TimelineRevision",
     "Why",

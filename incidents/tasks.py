@@ -1,0 +1,38 @@
+"""Celery tasks for action item reminders: each only calls a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from incidents.reminders import reminder_pass, reminder_send, reminders_to_send
+from metrics.notify.services import retry_delay
+
+
+@shared_task(name="incidents.reminders.pass")
+def run_reminder_pass() -> int:
+    """Claim today's reminders, then hand each to a sender (a lost task is swept up later)."""
+    result = reminder_pass()
+    for reminder_id in result.created:
+        send_reminder.delay(reminder_id)
+    return len(result.created)
+
+
+@shared_task(name="incidents.reminders.send", bind=True, acks_late=True, max_retries=None)
+def send_reminder(self: Any, reminder_id: int) -> str:
+    from incidents.models import Reminder
+
+    outcome = reminder_send(reminder_id=reminder_id)
+    if outcome == "retry":
+        attempts = Reminder.objects.values_list("attempts", flat=True).get(pk=reminder_id)
+        raise self.retry(countdown=retry_delay(attempts))
+    return outcome
+
+
+@shared_task(name="incidents.reminders.sweep")
+def sweep_reminders() -> int:
+    pending = reminders_to_send()
+    for reminder_id in pending:
+        send_reminder.delay(reminder_id)
+    return len(pending)
