@@ -2,8 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from coe_portal.sections import section_page
-from incidents import api, coe_edit_views, coe_views, team_settings, views
+from incidents import (
+    action_item_views,
+    analytics_views,
+    api,
+    coe_edit_views,
+    coe_views,
+    team_settings,
+    views,
+)
 
 app_name = "incidents"
 
@@ -26,6 +33,8 @@ urlpatterns = [
     path("incidents/<int:pk>/timeline", views.timeline_add, name="timeline-add"),
     path("incidents/<int:pk>/timeline/<int:entry_id>", views.timeline_edit, name="timeline-edit"),
     path("incidents/<int:pk>/coe", coe_views.coe_start_view, name="coe-start"),
+    path("analytics/", analytics_views.analytics_page, name="analytics"),
+    path("analytics/<slug:chart>.csv", analytics_views.analytics_csv, name="analytics-csv"),
     path("coes/", coe_views.coe_list, name="coe-list"),
     path("teams/<slug:name>/coe-settings", team_settings.coe_settings, name="coe-settings"),
     path("coes/<int:pk>/", coe_views.coe_detail, name="coe-detail"),
@@ -44,9 +53,24 @@ urlpatterns = [
     ),
     path("coes/<int:pk>/findings", coe_edit_views.finding_ack, name="coe-finding-ack"),
     path("coes/<int:pk>/preview", coe_edit_views.markdown_preview, name="coe-preview"),
+    path("action-items/", action_item_views.my_items, name="action-item-list"),
+    path("action-items/all", action_item_views.item_list, name="action-item-all"),
     path(
-        "action-items/",
-        section_page("Action items", "COE action items and their reminders"),
-        name="action-item-list",
+        "action-items/overdue",
+        action_item_views.item_list,
+        {"overdue": True},
+        name="action-item-overdue",
+    ),
+    path("action-items/calendar.ics", action_item_views.calendar_feed, name="action-item-ics"),
+    path("action-items/board/<slug:name>", action_item_views.team_board, name="action-board"),
+    path("action-items/<int:pk>/", action_item_views.item_detail, name="action-item-detail"),
+    path("action-items/<int:pk>/status", action_item_views.item_status, name="action-status"),
+    path("action-items/<int:pk>/due", action_item_views.item_due, name="action-due"),
+    path("action-items/<int:pk>/snooze", action_item_views.item_snooze_view, name="action-snooze"),
+    path("notifications/", action_item_views.notifications, name="notifications"),
+    path(
+        "preferences/reminders",
+        action_item_views.reminder_preferences,
+        name="reminder-preferences",
     ),
 ]
