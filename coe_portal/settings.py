@@ -274,6 +274,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(minutes=15),
         "options": {"expires": 890},
     },
+    "incidents-digest-pass": {
+        "task": "incidents.digests.pass",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3500},
+    },
     "incidents-reminder-sweep": {
         "task": "incidents.reminders.sweep",
         "schedule": timedelta(minutes=1),

@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from incidents.digests import digest_pass, digest_send, digests_to_send
 from incidents.reminders import reminder_pass, reminder_send, reminders_to_send
 from metrics.notify.services import retry_delay
 
@@ -35,4 +36,23 @@ def sweep_reminders() -> int:
     pending = reminders_to_send()
     for reminder_id in pending:
         send_reminder.delay(reminder_id)
-    return len(pending)
+    digests = digests_to_send()
+    for digest_id in digests:
+        send_digest.delay(digest_id)
+    return len(pending) + len(digests)
+
+
+@shared_task(name="incidents.digests.pass")
+def run_digest_pass() -> int:
+    created = digest_pass()
+    for digest_id in created:
+        send_digest.delay(digest_id)
+    return len(created)
+
+
+@shared_task(name="incidents.digests.send", bind=True, acks_late=True, max_retries=None)
+def send_digest(self: Any, digest_id: int) -> str:
+    outcome = digest_send(digest_id=digest_id)
+    if outcome == "retry":
+        raise self.retry(countdown=retry_delay(1))
+    return outcome

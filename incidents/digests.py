@@ -1,0 +1,121 @@
+"""The weekly digest of each team's action items: open, overdue and done this week, sent on
+Mondays (UTC) to the team's active members who are not away, once per team and ISO week (the
+unique (team, week) of `TeamDigest` decides, as for reminders)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from coe_portal.accounts.models import Membership, Team
+from incidents.models import ActionItem, Notification, Reminder, TeamDigest
+
+FINISHED = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
+
+
+def _week_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def digest_content(team: Team, today: date) -> dict[str, object]:
+    items = ActionItem.objects.filter(team=team).select_related("owner", "coe")
+    open_items = list(items.exclude(status__in=FINISHED).order_by("due_date", "id"))
+    since = timezone.make_aware(datetime.combine(today - timedelta(days=7), datetime.min.time()))
+    return {
+        "team": team,
+        "today": today,
+        "open": open_items,
+        "overdue": [item for item in open_items if item.due_date < today],
+        "done": list(items.filter(status__in=FINISHED, completed_at__gte=since)),
+        "site_url": settings.SITE_URL,
+    }
+
+
+def digest_pass(*, now: datetime | None = None) -> list[int]:
+    """On Mondays, claim the week's digest of every team that has open or recently finished
+    items; returns the new digests' ids."""
+    moment = now or timezone.now()
+    today = moment.date()
+    if today.weekday() != 0:
+        return []
+    week = _week_of(today)
+    created = []
+    for team in Team.objects.exclude(digests__week=week):
+        content = digest_content(team, today)
+        if not content["open"] and not content["done"]:
+            continue
+        members = [
+            m.user for m in Membership.objects.filter(team=team).select_related(
+                "user", "user__reminder_preference"
+            )
+            if m.user.is_active and not _away(m.user, today)
+        ]  # fmt: skip
+        subject = (
+            f"{team}: {len(content['open'])} open action items, "  # type: ignore[arg-type]
+            f"{len(content['overdue'])} overdue"  # type: ignore[arg-type]
+        )
+        body = render_to_string("incidents/email/digest.txt", content)
+        try:
+            with transaction.atomic():
+                digest = TeamDigest.objects.create(
+                    team=team, week=week, subject=subject, body=body,
+                    recipients=sorted({m.email for m in members if m.email}),
+                )  # fmt: skip
+                Notification.objects.bulk_create(
+                    Notification(user=m, text=subject, url="/action-items/") for m in members
+                )
+        except IntegrityError:
+            continue  # another worker claimed it
+        created.append(digest.pk)
+    return created
+
+
+def _away(user: object, today: date) -> bool:
+    pref = getattr(user, "reminder_preference", None)
+    return pref is not None and pref.away_until is not None and today <= pref.away_until
+
+
+def digest_send(*, digest_id: int) -> str:
+    claimed = TeamDigest.objects.filter(pk=digest_id, status=Reminder.Status.PENDING).update(
+        status=Reminder.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if claimed != 1:
+        return "done"
+    digest = TeamDigest.objects.get(pk=digest_id)
+    try:
+        if digest.recipients:
+            message = EmailMultiAlternatives(
+                subject=digest.subject, body=digest.body,
+                from_email=settings.DEFAULT_FROM_EMAIL, to=list(digest.recipients),
+            )  # fmt: skip
+            html = render_to_string(
+                "incidents/email/reminder.html", {"reminder": digest, "body": digest.body}
+            )
+            message.attach_alternative(html, "text/html")
+            message.send()
+    except Exception as exc:  # any failure to hand the mail over: try again later
+        final = digest.attempts >= 5
+        TeamDigest.objects.filter(pk=digest_id).update(
+            status=Reminder.Status.FAILED if final else Reminder.Status.PENDING,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        return "done" if final else "retry"
+    TeamDigest.objects.filter(pk=digest_id).update(
+        status=Reminder.Status.SENT, sent_at=timezone.now()
+    )
+    return "sent"
+
+
+def digests_to_send() -> list[int]:
+    cutoff = timezone.now() - timedelta(seconds=30)
+    return list(
+        TeamDigest.objects.filter(
+            Q(status=Reminder.Status.PENDING) & Q(created_at__lt=cutoff)
+        ).values_list("pk", flat=True)[:100]
+    )
