@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 from django.contrib.auth.models import User
 
-from incidents.models import ActionItem, Incident, ReminderPreference
+from incidents.models import ActionItem, Incident, ReminderPreference, TeamReminderSettings
 
 
 class IncidentForm(forms.ModelForm):
@@ -79,3 +79,13 @@ class ReminderPreferenceForm(forms.ModelForm):
         if start is not None and end is not None and start >= end:
             self.add_error("work_end_hour", "Working hours end after they start.")
         return data
+
+
+class TeamReminderSettingsForm(forms.ModelForm):
+    class Meta:
+        model = TeamReminderSettings
+        fields = [
+            "due_soon_days", "overdue_every_days_high", "overdue_every_days",
+            "escalate_after_days_high", "escalate_after_days", "second_escalation_after_days",
+            "second_escalation_email",
+        ]  # fmt: skip

@@ -1,11 +1,12 @@
 """A team's COE settings: its own incident questions (asked in every new COE of the team, after
-the default ones) and the reviewers each of its COEs needs. Leads change them; members look."""
+the default ones), the reviewers each of its COEs needs, its action item reminder schedule, and
+handing a leaver's open items to someone else. Leads change them; members look."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +15,9 @@ from django.views.decorators.http import require_http_methods
 
 from coe_portal.accounts.models import Team
 from coe_portal.accounts.selectors import user_can_manage_team
-from incidents.models import CoeReviewPolicy, IncidentQuestion, QuestionGroup
+from incidents.action_items import items_reassign
+from incidents.forms import TeamReminderSettingsForm
+from incidents.models import CoeReviewPolicy, IncidentQuestion, QuestionGroup, TeamReminderSettings
 
 
 def _lead(request: HttpRequest, team: Team) -> User:
@@ -42,6 +45,29 @@ def _apply(request: HttpRequest, team: Team) -> str | None:
         question = get_object_or_404(IncidentQuestion, pk=request.POST.get("question"), team=team)
         question.active = action == "restore-question"
         question.save(update_fields=["active"])
+    elif action == "reminders":
+        current = TeamReminderSettings.objects.filter(team=team).first()
+        form = TeamReminderSettingsForm(request.POST, instance=current)
+        if not form.is_valid():
+            return " ".join(
+                f"{form.fields[key].label}: {' '.join(str(e) for e in errors)}"
+                for key, errors in form.errors.items()
+            )
+        settings = form.save(commit=False)
+        settings.team = team
+        settings.save()
+    elif action == "reassign":
+        from_user = User.objects.filter(username=request.POST.get("from_user", "")).first()
+        to_user = User.objects.filter(username=request.POST.get("to_user", "")).first()
+        if from_user is None or to_user is None:
+            return "Choose whose items move and who takes them."
+        try:
+            moved = items_reassign(
+                team=team, from_user=from_user, to_user=to_user, user=_lead(request, team)
+            )
+        except ValidationError as error:
+            return " ".join(error.messages)
+        messages.info(request, f"{moved} action item(s) moved to {to_user.get_username()}.")
     elif action == "reviewers":
         policy, _ = CoeReviewPolicy.objects.get_or_create(team=team)
         names = request.POST.getlist("reviewers")
@@ -74,5 +100,9 @@ def coe_settings(request: HttpRequest, name: str) -> HttpResponse:
         "groups": QuestionGroup.choices,
         "reviewers": list(policy.required_reviewers.all()) if policy else [],
         "users": User.objects.filter(is_active=True).order_by("username"),
+        "reminder_form": TeamReminderSettingsForm(
+            instance=TeamReminderSettings.objects.filter(team=team).first()
+        ),
+        "owners": User.objects.filter(action_items__team=team).distinct().order_by("username"),
     }
     return render(request, "incidents/coe_settings.html", context)

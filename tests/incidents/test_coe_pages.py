@@ -215,3 +215,24 @@ def test_long_lists_are_paged(client, org):
     assert (
         len(client.get(reverse("incidents:incident-list"), {"page": "2"}).context["incidents"]) == 1
     )
+
+
+def test_a_lead_sets_the_reminder_schedule_and_reassigns_a_leavers_items(client, org):
+    item = written_coe(org).action_items.get()  # owned by theo
+    url = reverse("incidents:coe-settings", args=["checkout"])
+    client.force_login(org.owner)
+    response = client.post(
+        url,
+        {"action": "reminders", "due_soon_days": "5", "overdue_every_days_high": "1",
+         "overdue_every_days": "3", "escalate_after_days_high": "2", "escalate_after_days": "6",
+         "second_escalation_after_days": "10", "second_escalation_email": "eng@example.com"},
+        follow=True,
+    )  # fmt: skip
+    assert "Saved." in response.content.decode()
+    assert org.checkout.reminder_settings.overdue_every_days == 3
+    client.post(url, {"action": "reassign", "from_user": "theo", "to_user": "rita"})
+    item.refresh_from_db()
+    assert item.owner == org.reviewer
+    client.force_login(org.teammate)
+    denied = client.post(url, {"action": "reassign", "from_user": "rita", "to_user": "theo"})
+    assert denied.status_code == 403
