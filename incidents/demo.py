@@ -1,5 +1,7 @@
-"""Demo incidents for `manage.py demo`: a resolved SEV2 whose COE waits for review, and a
-resolved SEV1 with no COE yet ("COE due"). Created once; running the demo again adds nothing."""
+"""Demo incidents for `manage.py demo`: a resolved SEV2 whose approved COE has action items
+due soon, a day overdue and a week overdue (so the reminder pass has something to send at
+once), a resolved SEV1 with no COE yet ("COE due"), and half a year of earlier incidents and
+COEs for the analytics page. Created once; running the demo again adds nothing."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from django.utils import timezone
 from coe_portal.accounts.models import Membership, Service, Team
 from incidents.coe_services import WhyRow, action_item_save, coe_save_field, coe_save_whys
 from incidents.coe_services import coe_start as start_coe
-from incidents.coe_workflow import coe_submit
-from incidents.models import Incident
+from incidents.coe_workflow import coe_approve, coe_submit
+from incidents.models import ActionItem, Coe, Incident
 from incidents.services import incident_open, incident_set_status, timeline_note_add
 from metrics.slo.models import SLO
 
@@ -61,16 +63,20 @@ WHYS = [
 ]
 
 
-def _author() -> User:
-    user = User.objects.filter(username=AUTHOR).first()
+def _person(username: str, first: str, last: str, team: str, role: str) -> User:
+    user = User.objects.filter(username=username).first()
     if user is None:
         user = User.objects.create_user(
-            username=AUTHOR, email="casey@example.com", first_name="Casey", last_name="Lee"
-        )  # no password: an author in the demo data, not a login
+            username=username, email=f"{username}@example.com", first_name=first, last_name=last
+        )  # no password: a colleague in the demo data, not a login
     Membership.objects.get_or_create(
-        team=Team.objects.get(name="checkout"), user=user, defaults={"role": "lead"}
+        team=Team.objects.get(name=team), user=user, defaults={"role": role}
     )
     return user
+
+
+def _author() -> User:
+    return _person(AUTHOR, "Casey", "Lee", "checkout", "lead")
 
 
 def ensure_demo_incidents() -> int:
@@ -81,12 +87,16 @@ def ensure_demo_incidents() -> int:
     if not Incident.objects.filter(title=SEARCH_TITLE).exists():
         _search_incident()
         created += 1
+    for spec in HISTORY:
+        if not Incident.objects.filter(title=spec[0]).exists():
+            _past_incident(*spec)
+            created += 1
     return created
 
 
 def _payments_incident(author: User) -> None:
     now = timezone.now().replace(second=0, microsecond=0)
-    started = now - timedelta(days=2, hours=3)
+    started = now - timedelta(days=20, hours=3)
     incident = incident_open(
         title=PAYMENTS_TITLE, severity="SEV2", team=Team.objects.get(name="checkout"),
         services=Service.objects.filter(name__in=["payments", "checkout"]), owner=author,
@@ -122,16 +132,20 @@ def _payments_incident(author: User) -> None:
         coe=coe, user=author, rows=[WhyRow(1, q, a) for q, a in WHYS], base_version=None
     )
     today = timezone.now().date()
-    for title, priority, kind, days in [
-        ("Pin connection pool settings in the payments config", "high", "prevent", 7),
-        ("Alarm on payments client pool saturation", "medium", "detect", 21),
-        ("Canary: hold 10 % of tier-1 traffic for 20 minutes", "medium", "prevent", 45),
+    demo_user = User.objects.filter(username="demo").first() or author
+    # Due in 2 days (due-soon reminder), a day late (overdue), a week late (escalation).
+    for title, owner, priority, kind, days in [
+        ("Pin connection pool settings in the payments config", author, "medium", "prevent", 2),
+        ("Alarm on payments client pool saturation", demo_user, "medium", "detect", -1),
+        ("Canary: hold 10 % of tier-1 traffic for 20 minutes", author, "medium", "prevent", -7),
     ]:  # fmt: skip
         action_item_save(
-            coe=coe, user=author, title=title, owner=author, priority=priority, kind=kind,
+            coe=coe, user=author, title=title, owner=owner, priority=priority, kind=kind,
             due_date=today + timedelta(days=days),
         )  # fmt: skip
-    coe_submit(coe=coe, user=author)
+    coe = coe_submit(coe=coe, user=author)
+    reviewer = _person("sam", "Sam", "Okafor", "platform", "member")
+    coe_approve(coe=coe, user=reviewer, note="Clear causes; the canary item is the key one.")
 
 
 def _search_incident() -> None:
@@ -144,3 +158,62 @@ def _search_incident() -> None:
         summary="Searches returned no products; browsing by category still worked.",
     )  # fmt: skip
     incident_set_status(incident=incident, status="resolved", at=started + timedelta(minutes=12))
+
+
+# (title, team, service, severity, days ago, minutes to detect, minutes to resolve, days from
+# resolution to COE approval or None (COE still open), action items: (days after the incident
+# due, days after the incident completed or None)).
+HISTORY: list[tuple[str, str, str, str, int, int, int, int | None, list[tuple[int, int | None]]]]
+HISTORY = [
+    ("Login page slow after a cache eviction storm", "platform", "identity", "SEV3", 170, 6,
+     55, 9, [(30, 21), (45, 60)]),
+    ("Cart API errors during a database failover", "checkout", "cart", "SEV2", 150, 2, 34, 6,
+     [(14, 12), (30, 28)]),
+    ("Search index build stalled for 6 hours", "search", "indexer", "SEV4", 128, 95, 380, 14,
+     [(30, 40)]),
+    ("Gateway rejected valid tokens after a key rotation", "platform", "api-gateway", "SEV1",
+     104, 3, 41, 5, [(7, 6), (21, 19), (30, 45)]),
+    ("Checkout double-charged 112 orders", "checkout", "checkout", "SEV1", 77, 18, 96, 8,
+     [(7, 5), (14, 13)]),
+    ("Search latency p99 above 2 s at peak", "search", "search", "SEV3", 49, 9, 70, 11,
+     [(21, 30), (45, None)]),
+    ("Frontend assets 404 after a CDN purge", "platform", "frontend", "SEV2", 30, 4, 22, None,
+     [(14, None)]),
+]  # fmt: skip
+
+
+def _past_incident(
+    title: str, team_name: str, service: str, severity: str, days_ago: int, detect: int,
+    resolve: int, approve_after: int | None, items: list[tuple[int, int | None]],
+) -> None:  # fmt: skip
+    team = Team.objects.get(name=team_name)
+    lead = Membership.objects.filter(team=team, role="lead").select_related("user").first()
+    owner = lead.user if lead else _author()
+    started = timezone.now().replace(second=0, microsecond=0) - timedelta(days=days_ago)
+    resolved = started + timedelta(minutes=resolve)
+    incident = Incident.objects.create(
+        title=title, severity=severity, team=team, owner=owner, status="resolved",
+        started_at=started, detected_at=started + timedelta(minutes=detect),
+        mitigated_at=started + timedelta(minutes=max(detect, resolve * 2 // 3)),
+        resolved_at=resolved, summary="Seeded history for the analytics page.",
+    )  # fmt: skip
+    incident.services.set(Service.objects.filter(name=service))
+    approved = resolved + timedelta(days=approve_after) if approve_after is not None else None
+    coe = Coe.objects.create(
+        incident=incident, title=title, team=team, created_by=owner,
+        state=Coe.State.APPROVED if approved else Coe.State.IN_REVIEW,
+        summary="See the incident.", submitted_at=resolved + timedelta(days=2),
+        approved_at=approved, impact_minutes=resolve,
+    )  # fmt: skip
+    coe.authors.add(owner)
+    for number, (due_after, done_after) in enumerate(items, start=1):
+        done = started + timedelta(days=done_after) if done_after is not None else None
+        item = ActionItem.objects.create(
+            coe=coe, title=f"Follow-up {number} of “{title}”", owner=owner, team=team,
+            due_date=(started + timedelta(days=due_after)).date(),
+            status=ActionItem.Status.DONE if done else ActionItem.Status.OPEN,
+            status_note="Done." if done else "", completed_at=done,
+        )  # fmt: skip
+        ActionItem.objects.filter(pk=item.pk).update(created_at=approved or resolved)
+    if approved and all(done is not None for _, done in items):
+        Coe.objects.filter(pk=coe.pk).update(state=Coe.State.CLOSED, closed_at=approved)

@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from coe_portal.accounts.models import ApiToken, Membership, Service, Team
 from coe_portal.accounts.tokens import hash_token
@@ -66,13 +67,15 @@ def test_demo_creates_teams_services_and_a_user_that_can_log_in():
         "search-latency",
     ]
     assert User.objects.get(username="demo").check_password("demo")
-    # A COE waiting for review (the demo user reviews it) and a SEV1 whose COE is due.
-    coe = Coe.objects.get()
-    assert (coe.state, coe.incident.severity, coe.action_items.count()) == ("in_review", "SEV2", 3)
-    assert coe.impact_minutes == 38
-    due = Incident.objects.get(severity="SEV1")
+    # An approved COE whose items are due soon, a day late and a week late; a SEV1 whose COE
+    # is due; half a year of history for the analytics page.
+    coe = Coe.objects.get(incident__title__startswith="Payments timing out")
+    assert (coe.state, coe.incident.severity, coe.impact_minutes) == ("approved", "SEV2", 38)
+    today = timezone.now().date()
+    assert sorted((item.due_date - today).days for item in coe.action_items.all()) == [-7, -1, 2]
+    due = Incident.objects.get(severity="SEV1", coe__isnull=True)
     assert due.coe_required
-    assert not Coe.objects.filter(incident=due).exists()
+    assert Incident.objects.count() == 9
 
 
 @pytest.mark.django_db
