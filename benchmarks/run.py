@@ -14,6 +14,7 @@ from benchmarks.common import Figure, environment, server_url
 from benchmarks.evaluation import evaluation_pass
 from benchmarks.ingest import otlp_throughput, remote_write_throughput
 from benchmarks.query import query_latency
+from benchmarks.reminders import reminder_pass_100k
 from benchmarks.session import Session, open_session
 from benchmarks.storage import bytes_per_sample
 
@@ -29,6 +30,8 @@ BENCHMARKS: list[Benchmark] = [
     query_latency,
     # Its own services, SLOs and alarms; the demo SLOs are disabled during its passes only.
     evaluation_pass,
+    # 100 000 action items of its own, deleted afterwards; last, so no other benchmark sees them.
+    reminder_pass_100k,
 ]
 
 

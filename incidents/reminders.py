@@ -235,7 +235,7 @@ def reminder_pass(*, now: datetime | None = None, batch_size: int = BATCH) -> Pa
                 ActionItem.objects.filter(pk__gt=last_id, due_date__lte=horizon)
                 .exclude(status__in=FINISHED)
                 .exclude(snoozed_until__gte=day)
-                .select_related("owner")
+                .select_related("owner", "coe")
                 .order_by("pk")[:batch_size]
             )
             if not items:
