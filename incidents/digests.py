@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -101,12 +101,12 @@ def digest_send(*, digest_id: int) -> str:
             message.send()
     except Exception as exc:  # any failure to hand the mail over: try again later
         final = digest.attempts >= 5
-        TeamDigest.objects.filter(pk=digest_id).update(
+        TeamDigest.objects.filter(pk=digest_id, status=Reminder.Status.SENDING).update(
             status=Reminder.Status.FAILED if final else Reminder.Status.PENDING,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         return "done" if final else "retry"
-    TeamDigest.objects.filter(pk=digest_id).update(
+    TeamDigest.objects.filter(pk=digest_id, status=Reminder.Status.SENDING).update(
         status=Reminder.Status.SENT, sent_at=timezone.now()
     )
     return "sent"
@@ -116,6 +116,6 @@ def digests_to_send() -> list[int]:
     cutoff = timezone.now() - timedelta(seconds=30)
     return list(
         TeamDigest.objects.filter(
-            Q(status=Reminder.Status.PENDING) & Q(created_at__lt=cutoff)
+            status=Reminder.Status.PENDING, attempts=0, created_at__lt=cutoff
         ).values_list("pk", flat=True)[:100]
     )

@@ -41,6 +41,7 @@ from incidents.reminder_rules import ONCE_PER_DUE_DATE, Rules, reminder_owed
 
 BATCH = 1000
 SENDING_TIMEOUT = timedelta(minutes=10)
+RETRY_LOST = timedelta(minutes=20)  # longer than the longest retry backoff (15 minutes)
 MAX_ATTEMPTS = 5
 FINISHED = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
 SUBJECTS: dict[str, str] = {
@@ -260,12 +261,12 @@ def reminder_send(*, reminder_id: int) -> str:
         _deliver(reminder)
     except Exception as exc:  # any failure to hand the mail over: try again later
         final = reminder.attempts >= MAX_ATTEMPTS
-        Reminder.objects.filter(pk=reminder_id).update(
+        Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.SENDING).update(
             status=Reminder.Status.FAILED if final else Reminder.Status.PENDING,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         return "done" if final else "retry"
-    Reminder.objects.filter(pk=reminder_id).update(
+    Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.SENDING).update(
         status=Reminder.Status.SENT, sent_at=timezone.now(), last_error=""
     )
     return "sent"
@@ -300,8 +301,12 @@ def reminders_to_send(*, now: datetime | None = None) -> list[int]:
         last_error="The worker stopped while sending; not sent again, so it cannot arrive "
         "twice. The in-app notification was delivered.",
     )
+    never_tried = Q(attempts=0, created_at__lt=moment - timedelta(seconds=30))
+    # A failed attempt schedules its own retry (with backoff, at most RETRY_LOST later); only
+    # a retry that never ran is picked up here.
+    retry_lost = Q(attempts__gt=0, claimed_at__lt=moment - RETRY_LOST)
     return list(
         Reminder.objects.filter(
-            status=Reminder.Status.PENDING, created_at__lt=moment - timedelta(seconds=30)
+            never_tried | retry_lost, status=Reminder.Status.PENDING
         ).values_list("pk", flat=True)[:1000]
     )

@@ -173,3 +173,16 @@ def test_a_lost_send_task_is_swept_up_and_a_stuck_one_is_not_resent(item):
     assert reminder.status == "failed"
     assert "not sent again" in reminder.last_error
     assert mail.outbox == []
+
+
+def test_the_sweep_leaves_a_scheduled_retry_alone(item):
+    with time_machine.travel(datetime(2026, 12, 7, 9, 0, tzinfo=UTC), tick=False):
+        reminder = Reminder.objects.get(pk=reminder_pass().created[0])
+    # A first attempt failed at 09:01 and scheduled its own retry.
+    Reminder.objects.filter(pk=reminder.pk).update(
+        attempts=1, claimed_at=datetime(2026, 12, 7, 9, 1, tzinfo=UTC)
+    )
+    with time_machine.travel(datetime(2026, 12, 7, 9, 10, tzinfo=UTC), tick=False):
+        assert reminders_to_send() == []
+    with time_machine.travel(datetime(2026, 12, 7, 9, 30, tzinfo=UTC), tick=False):
+        assert reminders_to_send() == [reminder.pk]  # that retry never ran: send it now
