@@ -112,7 +112,7 @@ def team_board(request: HttpRequest, name: str) -> HttpResponse:
     for status, label in ActionItem.Status.choices:
         column = items.filter(status=status)
         if status in (ActionItem.Status.DONE, ActionItem.Status.WONT_DO):
-            column = column.filter(updated_at__date__gte=since)  # recent ones only
+            column = column.filter(completed_at__date__gte=since)  # recent ones only
         columns.append({"status": status, "label": label, "items": list(column)})
     context = {
         "team": team,
