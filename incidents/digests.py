@@ -7,13 +7,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from coe_portal.accounts.models import Membership, Team
+from incidents.mail_outbox import send_claimed
 from incidents.models import ActionItem, Notification, Reminder, TeamDigest
 
 FINISHED = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
@@ -82,34 +81,7 @@ def _away(user: object, today: date) -> bool:
 
 
 def digest_send(*, digest_id: int) -> str:
-    claimed = TeamDigest.objects.filter(pk=digest_id, status=Reminder.Status.PENDING).update(
-        status=Reminder.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if claimed != 1:
-        return "done"
-    digest = TeamDigest.objects.get(pk=digest_id)
-    try:
-        if digest.recipients:
-            message = EmailMultiAlternatives(
-                subject=digest.subject, body=digest.body,
-                from_email=settings.DEFAULT_FROM_EMAIL, to=list(digest.recipients),
-            )  # fmt: skip
-            html = render_to_string(
-                "incidents/email/reminder.html", {"reminder": digest, "body": digest.body}
-            )
-            message.attach_alternative(html, "text/html")
-            message.send()
-    except Exception as exc:  # any failure to hand the mail over: try again later
-        final = digest.attempts >= 5
-        TeamDigest.objects.filter(pk=digest_id, status=Reminder.Status.SENDING).update(
-            status=Reminder.Status.FAILED if final else Reminder.Status.PENDING,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
-        return "done" if final else "retry"
-    TeamDigest.objects.filter(pk=digest_id, status=Reminder.Status.SENDING).update(
-        status=Reminder.Status.SENT, sent_at=timezone.now()
-    )
-    return "sent"
+    return send_claimed(TeamDigest, digest_id)
 
 
 def digests_to_send() -> list[int]:

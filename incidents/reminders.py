@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from coe_portal.accounts.models import Membership
+from incidents.mail_outbox import DONE, send_claimed
 from incidents.models import (
     ActionItem,
     Coe,
@@ -42,7 +42,6 @@ from incidents.reminder_rules import ONCE_PER_DUE_DATE, Rules, reminder_owed
 BATCH = 1000
 SENDING_TIMEOUT = timedelta(minutes=10)
 RETRY_LOST = timedelta(minutes=20)  # longer than the longest retry backoff (15 minutes)
-MAX_ATTEMPTS = 5
 FINISHED = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
 SUBJECTS: dict[str, str] = {
     Reminder.Kind.DUE_SOON: "Due in {days} days: {title}",
@@ -250,44 +249,11 @@ def reminder_pass(*, now: datetime | None = None, batch_size: int = BATCH) -> Pa
 
 def reminder_send(*, reminder_id: int) -> str:
     """Send one reminder if nobody has started to: "sent", "retry" or "done"."""
-    now = timezone.now()
-    claimed = Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.PENDING).update(
-        status=Reminder.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if claimed != 1:
-        return "done"
-    reminder = Reminder.objects.select_related("item", "item__coe").get(pk=reminder_id)
-    try:
-        _deliver(reminder)
-    except Exception as exc:  # any failure to hand the mail over: try again later
-        final = reminder.attempts >= MAX_ATTEMPTS
-        Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.SENDING).update(
-            status=Reminder.Status.FAILED if final else Reminder.Status.PENDING,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
-        return "done" if final else "retry"
-    Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.SENDING).update(
-        status=Reminder.Status.SENT, sent_at=timezone.now(), last_error=""
-    )
-    return "sent"
-
-
-def _deliver(reminder: Reminder) -> None:
-    if not reminder.recipients:
-        return  # in-app only (nobody with an e-mail address)
-    html = render_to_string(
-        "incidents/email/reminder.html",
-        {"reminder": reminder, "item": reminder.item, "body": reminder.body},
-    )
-    message = EmailMultiAlternatives(
-        subject=reminder.subject,
-        body=reminder.body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=list(reminder.recipients),
-        headers={"X-COE-Portal-Reminder": f"{reminder.item_id}/{reminder.kind}/{reminder.day}"},
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
+    key = Reminder.objects.filter(pk=reminder_id).values_list("item_id", "kind", "day").first()
+    if key is None:
+        return DONE
+    header = {"X-COE-Portal-Reminder": f"{key[0]}/{key[1]}/{key[2]}"}
+    return send_claimed(Reminder, reminder_id, headers=header)
 
 
 def reminders_to_send(*, now: datetime | None = None) -> list[int]:
