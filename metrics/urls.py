@@ -10,6 +10,7 @@ app_name = "metrics"
 urlpatterns = [
     path("api/v1/write", ingest.remote_write, name="remote-write"),
     path("v1/metrics", ingest.otlp_metrics, name="otlp-metrics"),
+    path("v1/traces", ingest.otlp_traces, name="otlp-traces"),
     path("api/v1/alertmanager", ingest.alertmanager_webhook, name="alertmanager-webhook"),
     path("explore/", explorer.explorer, name="explorer"),
     path("explore/data", explorer.explorer_data, name="explorer-data"),

@@ -35,6 +35,9 @@ class SeriesSamples:
     values: list[float] = field(default_factory=list)
     # OTLP delta sums: each value is an increment to add to the series' running total.
     is_delta: bool = False
+    # Increments counted as they are written (span metrics): a timestamp at or before the
+    # series' newest sample (a concurrent writer got there first) moves just after it.
+    counted_now: bool = False
 
 
 @dataclass
@@ -74,8 +77,9 @@ def write_samples(
         target = grouped.get(key)
         if target is None:
             grouped[key] = SeriesSamples(
-                batch.name, labels, list(batch.timestamps), list(batch.values), batch.is_delta
-            )
+                batch.name, labels, list(batch.timestamps), list(batch.values), batch.is_delta,
+                batch.counted_now,
+            )  # fmt: skip
         else:
             target.timestamps.extend(batch.timestamps)
             target.values.extend(batch.values)
@@ -187,6 +191,13 @@ def _accept(
     result: WriteResult,
 ) -> tuple[list[int], list[float]] | None:
     """The samples that may be appended, in time order; refused ones are reported."""
+    if samples.counted_now and last_timestamp is not None:
+        floor = last_timestamp
+        bumped = []
+        for moment in sorted(samples.timestamps):
+            floor = max(moment, floor + 1)
+            bumped.append(floor)
+        samples.timestamps = bumped
     ts = samples.timestamps
     if (
         not samples.is_delta

@@ -18,6 +18,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import ApiToken
@@ -35,6 +39,9 @@ from metrics.ingest.otlp_json import M, parse_otlp_json, to_otlp_json
 from metrics.ingest.otlp_metrics import convert_metrics_request
 from metrics.ingest.remote_write import parse_write_request
 from metrics.storage.writer import write_samples
+from metrics.traces.convert import convert_trace_request
+from metrics.traces.span_metrics import record_span_metrics
+from metrics.traces.store import store_spans
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_DATABASE = 5
@@ -156,6 +163,23 @@ def otlp_metrics(request: HttpRequest) -> HttpResponse:
         problems = [*conversion.problems, *([result.error_summary()] if result.error_count else [])]
         response.partial_success.rejected_data_points = rejected
         response.partial_success.error_message = "; ".join(problems)
+    return otlp_answer(request, response)
+
+
+@require_POST
+@intake(otlp_error)
+@token_required("ingest")
+def otlp_traces(request: HttpRequest) -> HttpResponse:
+    export = read_otlp(request, ExportTraceServiceRequest())
+    conversion = convert_trace_request(export)
+    token: ApiToken = request.api_token  # type: ignore[attr-defined]
+    new = store_spans(conversion.rows, team=token.team)
+    record_span_metrics(new, token=token)
+    response = ExportTraceServiceResponse()
+    message = conversion.error_message()
+    if conversion.rejected or message:
+        response.partial_success.rejected_spans = conversion.rejected
+        response.partial_success.error_message = message
     return otlp_answer(request, response)
 
 

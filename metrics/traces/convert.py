@@ -1,0 +1,200 @@
+"""OTLP spans to rows. A span that cannot be stored is left out and counted, with the reason,
+for the response's `partial_success`; oversized attributes are cut to size and said so."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from metrics.traces.models import NANOS_PER_DAY, Span
+
+MAX_ATTRIBUTES = 128
+MAX_VALUE_CHARS = 4096
+MAX_EVENTS = 128
+MAX_LINKS = 128
+MAX_NAME_CHARS = 300
+UNKNOWN_SERVICE = "unknown_service"
+
+
+@dataclass
+class SpanRow:
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    service: str
+    name: str
+    kind: int
+    start_ns: int
+    duration_ns: int
+    status_code: int
+    status_message: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+    events: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+
+    @property
+    def day(self) -> int:
+        return self.start_ns // NANOS_PER_DAY
+
+
+@dataclass
+class Conversion:
+    rows: list[SpanRow] = field(default_factory=list)
+    rejected: int = 0
+    problems: Counter[str] = field(default_factory=Counter)
+    truncated: int = 0
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        self.problems[reason] += 1
+
+    def error_message(self) -> str:
+        parts = [f"{count} span(s): {reason}" for reason, count in self.problems.most_common()]
+        if self.truncated:
+            parts.append(
+                f"{self.truncated} span(s) kept with attributes, events or links cut to the "
+                f"limits ({MAX_ATTRIBUTES} attributes, {MAX_VALUE_CHARS} characters a value, "
+                f"{MAX_EVENTS} events, {MAX_LINKS} links)"
+            )
+        return "; ".join(parts)
+
+
+class _Cut:
+    """Counts whether anything of one span was cut."""
+
+    def __init__(self) -> None:
+        self.cut = False
+
+
+def _value(value: AnyValue, cut: _Cut, depth: int = 0) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        text = value.string_value
+        if len(text) > MAX_VALUE_CHARS:
+            cut.cut = True
+            return text[:MAX_VALUE_CHARS]
+        return text
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value[:MAX_VALUE_CHARS]).decode()
+    if depth > 4:
+        cut.cut = True
+        return None
+    if kind == "array_value":
+        items = value.array_value.values
+        if len(items) > MAX_ATTRIBUTES:
+            cut.cut = True
+        return [_value(item, cut, depth + 1) for item in items[:MAX_ATTRIBUTES]]
+    if kind == "kvlist_value":
+        return _attributes(value.kvlist_value.values, cut, depth + 1)
+    return None
+
+
+def _attributes(pairs: Any, cut: _Cut, depth: int = 0) -> dict[str, Any]:
+    kept: list[KeyValue] = list(pairs)
+    if len(kept) > MAX_ATTRIBUTES:
+        cut.cut = True
+        kept = kept[:MAX_ATTRIBUTES]
+    return {pair.key[:MAX_NAME_CHARS]: _value(pair.value, cut, depth) for pair in kept}
+
+
+def _hex(raw: bytes, size: int) -> str | None:
+    """The id as hex, or None when it has the wrong length or is all zeros (invalid)."""
+    if len(raw) != size or not any(raw):
+        return None
+    return raw.hex()
+
+
+def convert_trace_request(export: ExportTraceServiceRequest) -> Conversion:
+    result = Conversion()
+    for resource_spans in export.resource_spans:
+        resource_cut = _Cut()
+        resource = _attributes(resource_spans.resource.attributes, resource_cut)
+        service = str(resource.get("service.name") or UNKNOWN_SERVICE)[:200]
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                row = _row(span, service, resource, result)
+                if row is not None:
+                    result.rows.append(row)
+    return result
+
+
+def _row(span: Any, service: str, resource: dict[str, Any], result: Conversion) -> SpanRow | None:
+    trace_id = _hex(span.trace_id, 16)
+    if trace_id is None:
+        result.reject("trace_id must be 16 bytes (32 hex digits), not all zeros")
+        return None
+    span_id = _hex(span.span_id, 8)
+    if span_id is None:
+        result.reject("span_id must be 8 bytes (16 hex digits), not all zeros")
+        return None
+    parent = b"" if not any(span.parent_span_id) else span.parent_span_id
+    parent_id = _hex(parent, 8) if parent else ""
+    if parent_id is None:
+        result.reject("parent_span_id must be empty or 8 bytes (16 hex digits)")
+        return None
+    if span.end_time_unix_nano < span.start_time_unix_nano:
+        result.reject("end_time_unix_nano is before start_time_unix_nano")
+        return None
+    if not span.start_time_unix_nano:
+        result.reject("start_time_unix_nano is missing")
+        return None
+    if span.kind not in Span.Kind.values:
+        result.reject(f"unknown span kind {span.kind}")
+        return None
+    if span.status.code not in Span.StatusCode.values:
+        result.reject(f"unknown status code {span.status.code}")
+        return None
+    cut = _Cut()
+    events = [
+        {
+            "time_ns": event.time_unix_nano,
+            "name": event.name[:MAX_NAME_CHARS],
+            "attributes": _attributes(event.attributes, cut),
+        }
+        for event in list(span.events)[:MAX_EVENTS]
+    ]
+    links = [
+        {
+            "trace_id": link.trace_id.hex(),
+            "span_id": link.span_id.hex(),
+            "attributes": _attributes(link.attributes, cut),
+        }
+        for link in list(span.links)[:MAX_LINKS]
+    ]
+    if len(span.events) > MAX_EVENTS or len(span.links) > MAX_LINKS:
+        cut.cut = True
+    attributes = _attributes(span.attributes, cut)
+    name = span.name
+    if len(name) > MAX_NAME_CHARS:
+        cut.cut = True
+        name = name[:MAX_NAME_CHARS]
+    if cut.cut:
+        result.truncated += 1
+    return SpanRow(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_id,
+        service=service,
+        name=name,
+        kind=span.kind,
+        start_ns=span.start_time_unix_nano,
+        duration_ns=span.end_time_unix_nano - span.start_time_unix_nano,
+        status_code=span.status.code,
+        status_message=span.status.message[:MAX_VALUE_CHARS],
+        attributes=attributes,
+        resource=resource,
+        events=events,
+        links=links,
+    )

@@ -1,0 +1,63 @@
+"""Stored spans. A span is identified by (trace id, span id): storing the same span again does
+nothing, so an exporter's retry never duplicates it. Times are Unix nanoseconds, as in OTLP."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from coe_portal.accounts.models import Team
+
+NANOS_PER_DAY = 86_400 * 10**9
+
+
+class Span(models.Model):
+    class Kind(models.IntegerChoices):
+        UNSPECIFIED = 0, "unspecified"
+        INTERNAL = 1, "internal"
+        SERVER = 2, "server"
+        CLIENT = 3, "client"
+        PRODUCER = 4, "producer"
+        CONSUMER = 5, "consumer"
+
+    class StatusCode(models.IntegerChoices):
+        UNSET = 0, "unset"
+        OK = 1, "ok"
+        ERROR = 2, "error"
+
+    id = models.BigAutoField(primary_key=True)
+    trace_id = models.CharField(max_length=32, db_index=True, help_text="32 hex digits.")
+    span_id = models.CharField(max_length=16, help_text="16 hex digits.")
+    parent_span_id = models.CharField(max_length=16, blank=True)
+    service = models.CharField(max_length=200)
+    name = models.CharField(max_length=300)
+    kind = models.SmallIntegerField(choices=Kind.choices, default=Kind.UNSPECIFIED)
+    start_ns = models.BigIntegerField()
+    duration_ns = models.BigIntegerField()
+    status_code = models.SmallIntegerField(choices=StatusCode.choices, default=StatusCode.UNSET)
+    status_message = models.TextField(blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    resource = models.JSONField(default=dict, blank=True)
+    events = models.JSONField(default=list, blank=True)
+    links = models.JSONField(default=list, blank=True)
+    # The UTC day of the start: retention drops whole days.
+    day = models.IntegerField()
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trace_id", "span_id"], name="span_unique_id")
+        ]
+        indexes = [
+            models.Index(fields=["service", "start_ns"], name="span_service_start"),
+            models.Index(fields=["start_ns"], name="span_start"),
+            models.Index(fields=["day"], name="span_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.name} ({self.trace_id}/{self.span_id})"
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + self.duration_ns

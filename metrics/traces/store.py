@@ -1,0 +1,60 @@
+"""Writing spans: INSERT … ON CONFLICT DO NOTHING on the unique (trace id, span id), so a batch
+sent twice stores each span once; returns the spans that are new (span metrics count only
+those)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, transaction
+
+from coe_portal.accounts.models import Team
+from metrics.traces.convert import SpanRow
+from metrics.traces.models import Span
+
+ROWS_PER_STATEMENT = 500
+COLUMNS = [
+    "trace_id", "span_id", "parent_span_id", "service", "name", "kind", "start_ns",
+    "duration_ns", "status_code", "status_message", "attributes", "resource", "events", "links",
+    "day", "team_id",
+]  # fmt: skip
+
+
+def store_spans(rows: list[SpanRow], *, team: Team | None) -> list[SpanRow]:
+    """Store `rows` (one transaction); returns those not stored before."""
+    if not rows:
+        return []
+    unique: dict[tuple[str, str], SpanRow] = {}
+    for row in rows:
+        unique.setdefault((row.trace_id, row.span_id), row)
+    new: list[SpanRow] = []
+    ordered = list(unique.values())
+    with transaction.atomic():
+        for start in range(0, len(ordered), ROWS_PER_STATEMENT):
+            chunk = ordered[start : start + ROWS_PER_STATEMENT]
+            stored = _insert(chunk, team)
+            new += [row for row in chunk if (row.trace_id, row.span_id) in stored]
+    return new
+
+
+def _insert(rows: list[SpanRow], team: Team | None) -> set[tuple[str, str]]:
+    ops = connection.ops
+    team_id = team.pk if team is not None else None
+    params: list[Any] = []
+    for row in rows:
+        params += [
+            row.trace_id, row.span_id, row.parent_span_id, row.service, row.name, row.kind,
+            row.start_ns, row.duration_ns, row.status_code, row.status_message,
+            ops.adapt_json_value(row.attributes, None), ops.adapt_json_value(row.resource, None),
+            ops.adapt_json_value(row.events, None), ops.adapt_json_value(row.links, None),
+            row.day, team_id,
+        ]  # fmt: skip
+    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+    sql = (  # table and column names are constants; every value is a parameter
+        f"INSERT INTO {Span._meta.db_table} ({', '.join(COLUMNS)}) VALUES "  # noqa: S608
+        + ", ".join([placeholders] * len(rows))
+        + " ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(str(a), str(b)) for a, b in cursor.fetchall()}
