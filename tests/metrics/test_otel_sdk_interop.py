@@ -141,3 +141,70 @@ def test_the_javascript_otlp_json_exporter_is_stored(portal):
         ["page_loads_total", labels, [5.0]],
         ["page_render_duration_milliseconds_count", labels, [1.0]],
     ]
+
+
+SPANS = """
+import json
+from metrics.traces.models import Span
+rows = Span.objects.filter(trace_id=%r).order_by("start_ns", "span_id")
+print(json.dumps([[s.service, s.name, s.kind, s.status_code, s.parent_span_id, s.attributes]
+                  for s in rows]))
+"""
+
+
+def spans_of(portal: PortalProcess, trace_id: str) -> list[list[object]]:
+    return json.loads(portal.shell(SPANS % (trace_id,)))
+
+
+def test_the_sdk_span_exporter_works_with_nothing_but_environment_variables(portal, monkeypatch):
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", portal.base_url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{portal.token}")
+    provider = TracerProvider(resource=Resource.create({"service.name": "checkout"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    tracer = provider.get_tracer("shop")
+    with (
+        tracer.start_as_current_span("POST /checkout", kind=SpanKind.SERVER) as parent,
+        tracer.start_as_current_span("charge card", kind=SpanKind.CLIENT) as child,
+    ):
+        child.set_attribute("payment.method", "card")
+        child.set_status(Status(StatusCode.ERROR, "declined"))
+    assert provider.force_flush(timeout_millis=20_000)
+    provider.shutdown()
+    trace_id = format(parent.get_span_context().trace_id, "032x")
+    parent_id = format(parent.get_span_context().span_id, "016x")
+    assert spans_of(portal, trace_id) == [
+        ["checkout", "POST /checkout", 2, 0, "", {}],
+        ["checkout", "charge card", 3, 2, parent_id, {"payment.method": "card"}],
+    ]
+
+
+def test_the_javascript_otlp_json_trace_exporter_is_stored(portal):
+    node = shutil.which("node")
+    if node is None:
+        skip_or_fail("Node.js is not installed")
+    if not (NODE_CLIENT / "node_modules" / "@opentelemetry" / "exporter-trace-otlp-http").exists():
+        skip_or_fail(
+            f"the JavaScript OpenTelemetry packages are missing: npm ci --prefix {NODE_CLIENT}"
+        )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": portal.base_url,
+        "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer {portal.token}",
+    }
+    result = subprocess.run(
+        [node, "send_traces.js"], cwd=NODE_CLIENT, env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    trace_id = result.stdout.strip().splitlines()[-1]
+    rows = spans_of(portal, trace_id)
+    assert [row[:4] for row in rows] == [
+        ["web-frontend", "GET /home", 2, 0],
+        ["web-frontend", "GET /api/cart", 3, 2],
+    ]
+    assert rows[1][5] == {"http.response.status_code": 503}
