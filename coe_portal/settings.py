@@ -284,6 +284,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    "metrics-trace-retention": {
+        "task": "metrics.traces.enforce_retention",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3500},
+    },
     "metrics-scrape": {
         "task": "metrics.scrape.due_targets",
         "schedule": timedelta(seconds=5),
@@ -302,6 +307,7 @@ LOGGING = {
 
 # Metrics storage and intake.
 METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 30)
+TRACES_RETENTION_DAYS = env_int("TRACES_RETENTION_DAYS", 7)
 METRICS_MAX_SERIES_PER_TOKEN = env_int("METRICS_MAX_SERIES_PER_TOKEN", 100_000)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
 SCRAPE_MAX_BODY_BYTES = env_int("SCRAPE_MAX_BODY_BYTES", 16 * 1024 * 1024)

@@ -18,6 +18,13 @@ def enforce_retention() -> tuple[int, int]:
     return maintenance.enforce_retention()
 
 
+@shared_task(name="metrics.traces.enforce_retention")
+def enforce_trace_retention() -> int:
+    from metrics.traces.retention import enforce_trace_retention
+
+    return enforce_trace_retention()
+
+
 @shared_task(name="metrics.scrape.due_targets")
 def scrape_due_targets() -> int:
     return scrape.scrape_due_targets()
