@@ -1,5 +1,8 @@
 """History for the demo: cumulative OTLP data points, minute by minute, sent through the real
-OpenTelemetry exporter (which sends whatever points it is given, whatever their time)."""
+OpenTelemetry exporter (which sends whatever points it is given, whatever their time).
+
+No traces here: the portal stamps span metrics with the time spans arrive, so old spans would
+count as traffic of now, and days of spans would weigh on a small demo. Traces are live only."""
 
 from __future__ import annotations
 

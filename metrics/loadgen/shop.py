@@ -92,6 +92,13 @@ def daily_factor(at_ms: int) -> float:
     return 0.66 + 0.34 * math.cos((hour - 14) / 24 * 2 * math.pi)
 
 
+def service_conditions(service: str, at_ms: int, incidents: list[Incident]) -> tuple[float, float]:
+    """The service's error rate and extra latency (ms) at that time, incidents included."""
+    active = [i for i in incidents if i.service == service and i.active(at_ms)]
+    error_rate = max([BASELINE_ERROR_RATE, *(i.error_rate or 0.0 for i in active)])
+    return error_rate, sum(i.extra_latency_ms for i in active)
+
+
 @dataclass
 class Traffic:
     """Requests of one route in one interval, by status code, with their latencies (s)."""
@@ -105,9 +112,7 @@ def simulate(
 ) -> list[Traffic]:
     out = []
     for route in ROUTES:
-        active = [i for i in incidents if i.service == route.service and i.active(at_ms)]
-        error_rate = max([BASELINE_ERROR_RATE, *(i.error_rate or 0.0 for i in active)])
-        extra_ms = sum(i.extra_latency_ms for i in active)
+        error_rate, extra_ms = service_conditions(route.service, at_ms, incidents)
         count = int(rng.poisson(route.rps * seconds * daily_factor(at_ms)))
         errors = int(rng.binomial(count, error_rate)) if count else 0
         latencies = rng.lognormal(math.log(route.median_ms), LATENCY_SIGMA, count) + extra_ms

@@ -1,4 +1,5 @@
-"""`manage.py loadgen`: a small shop's traffic, sent to the portal by the OpenTelemetry SDK."""
+"""`manage.py loadgen`: a small shop's traffic, sent to the portal by the OpenTelemetry SDK:
+metrics of every request, and live traces of a sample of them (the backfill sends no traces)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 from coe_portal.accounts.models import ApiToken, Team
 from coe_portal.accounts.services import api_token_create, api_token_revoke
@@ -27,14 +29,15 @@ TOKEN_NAME = "loadgen"  # noqa: S105 (the token's label, not a secret)
 class Command(BaseCommand):
     help = (
         "Simulate a shop (frontend, cart, checkout, payments, search) instrumented with the "
-        "OpenTelemetry SDK and export its metrics to the portal over OTLP/HTTP."
+        "OpenTelemetry SDK and export its metrics, and live traces of a sample of its requests, "
+        "to the portal over OTLP/HTTP."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--endpoint",
             default=os.environ.get("LOADGEN_ENDPOINT", settings.SITE_URL),
-            help="The portal's base URL (OTLP goes to <endpoint>/v1/metrics).",
+            help="The portal's base URL (OTLP goes to <endpoint>/v1/metrics and /v1/traces).",
         )
         parser.add_argument(
             "--token",
@@ -68,6 +71,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--interval", type=float, default=10.0, help="Export interval, s.")
         parser.add_argument(
+            "--trace-rate",
+            type=float,
+            default=2.0,
+            metavar="PER_SECOND",
+            help="Live traces a second, shared equally by the kinds of request (each at most "
+            "its own traffic); 0 sends no traces. Default 2.",
+        )
+        parser.add_argument(
             "--wait",
             type=float,
             default=60.0,
@@ -89,12 +100,21 @@ class Command(BaseCommand):
             )
         except (ValueError, Exception) as exc:
             raise CommandError(str(exc)) from None
+        if options["trace_rate"] < 0:
+            raise CommandError("--trace-rate cannot be negative")
         token = options["token"] or self._demo_token()
         self._wait_for(endpoint, options["wait"])
 
         def exporter() -> OTLPMetricExporter:
             return OTLPMetricExporter(
                 endpoint=f"{endpoint}/v1/metrics",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+
+        def span_exporter() -> OTLPSpanExporter:
+            return OTLPSpanExporter(
+                endpoint=f"{endpoint}/v1/traces",
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=30,
             )
@@ -118,8 +138,12 @@ class Command(BaseCommand):
                 )
         if live_seconds == 0.0:
             return
+        traces = (
+            f", about {options['trace_rate']:g} traces a second" if options["trace_rate"] else ""
+        )
         self.stdout.write(
-            f"Sending live traffic to {endpoint} every {options['interval']:g} s (Ctrl-C stops)."
+            f"Sending live traffic to {endpoint} every {options['interval']:g} s{traces} "
+            "(Ctrl-C stops)."
         )
         with contextlib.suppress(KeyboardInterrupt):
             run_live(
@@ -129,6 +153,8 @@ class Command(BaseCommand):
                 export_seconds=options["interval"],
                 duration_seconds=live_seconds,
                 seed=options["seed"] + 1,
+                span_exporter_factory=span_exporter,
+                trace_rate=options["trace_rate"],
             )
 
     def _demo_token(self) -> str:
