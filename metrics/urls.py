@@ -2,8 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from coe_portal.sections import section_page
-from metrics.views import actions, alarms, api, editing, explorer, ingest, slos
+from metrics.views import (
+    actions,
+    alarms,
+    api,
+    editing,
+    explorer,
+    ingest,
+    service_pages,
+    slos,
+    traces_api,
+    traces_pages,
+)
 
 app_name = "metrics"
 
@@ -40,7 +50,10 @@ urlpatterns = [
     path("silences/<int:pk>/end", actions.silence_end_view, name="silence-end"),
     path("api/v1/alarms", alarms.alarm_list_or_create_api, name="api-alarm-list"),
     path("api/v1/alarms/<int:pk>", alarms.alarm_detail_api, name="api-alarm-detail"),
-    path(
-        "traces/", section_page("Traces", "trace search and the service map"), name="trace-search"
-    ),
+    path("api/v1/traces", traces_api.trace_search_api, name="trace-api-search"),
+    path("api/v1/traces/<str:trace_id>", traces_api.trace_detail_api, name="trace-api-detail"),
+    path("traces/", traces_pages.trace_search_page, name="trace-search"),
+    path("traces/map/", service_pages.service_map_page, name="service-map"),
+    path("traces/services/<path:service>/", service_pages.service_red_page, name="service-red"),
+    path("traces/<str:trace_id>/", traces_pages.trace_detail_page, name="trace-detail"),
 ]
