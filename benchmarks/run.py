@@ -17,6 +17,7 @@ from benchmarks.query import query_latency
 from benchmarks.reminders import reminder_pass_100k
 from benchmarks.session import Session, open_session
 from benchmarks.storage import bytes_per_sample
+from benchmarks.traces import trace_fetch_1000, trace_intake, trace_search_5m
 
 Benchmark = Callable[[Session], list[Figure]]
 
@@ -30,8 +31,15 @@ BENCHMARKS: list[Benchmark] = [
     query_latency,
     # Its own services, SLOs and alarms; the demo SLOs are disabled during its passes only.
     evaluation_pass,
-    # 100 000 action items of its own, deleted afterwards; last, so no other benchmark sees them.
+    # Spans, and their span metrics: after the metrics benchmarks, so their figures stay as
+    # they were. The bytes per span it prints count only what its intake stored.
+    trace_intake,
+    trace_fetch_1000,
+    # 100 000 action items of its own, deleted afterwards; after the rest, so no other
+    # benchmark sees them.
     reminder_pass_100k,
+    # Tops the spans table up to 5 000 000 spans (about a minute, removed afterwards): last.
+    trace_search_5m,
 ]
 
 
