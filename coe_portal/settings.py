@@ -284,6 +284,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    "metrics-fold-span-metrics": {
+        "task": "metrics.traces.fold_span_metrics",
+        "schedule": timedelta(seconds=10),
+        "options": {"expires": 9},
+    },
     "metrics-trace-retention": {
         "task": "metrics.traces.enforce_retention",
         "schedule": timedelta(hours=1),

@@ -78,4 +78,4 @@ from metrics.notify.models import Delivery, NotificationChannel  # noqa: E402,F4
 from metrics.notify.silences import Silence  # noqa: E402,F401
 from metrics.scrape_models import ScrapeTarget  # noqa: E402,F401
 from metrics.slo.models import SLO, SLOAlertTransition  # noqa: E402,F401
-from metrics.traces.models import Span  # noqa: E402,F401
+from metrics.traces.models import Span, SpanMetricsBatch  # noqa: E402,F401

@@ -25,6 +25,13 @@ def enforce_trace_retention() -> int:
     return enforce_trace_retention()
 
 
+@shared_task(name="metrics.traces.fold_span_metrics")
+def fold_span_metrics() -> int:
+    from metrics.traces.span_metrics import fold_span_metrics
+
+    return fold_span_metrics()
+
+
 @shared_task(name="metrics.scrape.due_targets")
 def scrape_due_targets() -> int:
     return scrape.scrape_due_targets()

@@ -19,6 +19,8 @@ MAX_EVENTS = 128
 MAX_LINKS = 128
 MAX_NAME_CHARS = 300
 UNKNOWN_SERVICE = "unknown_service"
+KINDS = frozenset(Span.Kind.values)
+STATUS_CODES = frozenset(Span.StatusCode.values)
 
 
 @dataclass
@@ -150,10 +152,10 @@ def _row(span: Any, service: str, resource: dict[str, Any], result: Conversion) 
     if not span.start_time_unix_nano:
         result.reject("start_time_unix_nano is missing")
         return None
-    if span.kind not in Span.Kind.values:
+    if span.kind not in KINDS:
         result.reject(f"unknown span kind {span.kind}")
         return None
-    if span.status.code not in Span.StatusCode.values:
+    if span.status.code not in STATUS_CODES:
         result.reject(f"unknown status code {span.status.code}")
         return None
     cut = _Cut()

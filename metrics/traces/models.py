@@ -61,3 +61,17 @@ class Span(models.Model):
     @property
     def end_ns(self) -> int:
         return self.start_ns + self.duration_ns
+
+
+class SpanMetricsBatch(models.Model):
+    """The span metric increments of one stored batch of spans, written in the same transaction
+    as the spans and folded into the metric store by beat (`fold_span_metrics`): the intake
+    appends a row instead of locking the shared counter series on every request."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # [[metric name, {labels}, increment], ...]
+    increments = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"span metrics batch {self.pk}"

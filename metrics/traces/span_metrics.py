@@ -4,8 +4,9 @@ connector names them, so SLOs and alarms can be written on traced services:
     traces_spanmetrics_calls_total{service, span_name, span_kind, status_code}
     traces_spanmetrics_duration_seconds_bucket{…, le}, _sum, _count
 
-Each stored batch adds its new spans as increments (a span sent twice is stored, and counted,
-once), stamped with the time of writing."""
+Each stored batch queues the increments of its new spans (a span sent twice is stored, and
+counted, once) in the same transaction; beat folds the queue into the metric store every few
+seconds, stamping the increments with the time of folding."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import bisect
 import time
 from collections import defaultdict
 
-from coe_portal.accounts.models import ApiToken
-from metrics.storage.writer import SeriesSamples, WriteResult, write_samples
+from django.db import transaction
+
+from metrics.storage.writer import SeriesSamples, write_samples
 from metrics.traces.convert import SpanRow
+from metrics.traces.models import SpanMetricsBatch
 
 # The connector's default histogram buckets, in seconds.
 BUCKETS = (
@@ -65,7 +68,38 @@ def span_metric_series(rows: list[SpanRow], at_ms: int) -> list[SeriesSamples]:
     return out
 
 
-def record_span_metrics(rows: list[SpanRow], *, token: ApiToken | None) -> WriteResult:
+def record_span_metrics(rows: list[SpanRow]) -> None:
+    """Queue the increments of newly stored spans (call inside the spans' transaction)."""
     if not rows:
-        return WriteResult()
-    return write_samples(span_metric_series(rows, int(time.time() * 1000)), token=token)
+        return
+    increments = [
+        [series.name, series.labels, series.values[0]] for series in span_metric_series(rows, 0)
+    ]
+    SpanMetricsBatch.objects.create(increments=increments)
+
+
+def fold_span_metrics(*, limit: int = 2_000) -> int:
+    """Add the queued increments to the metric store, once each: the batches are claimed with
+    SKIP LOCKED, summed per series, written and deleted in one transaction. Returns how many
+    batches were folded."""
+    with transaction.atomic():
+        batches = list(
+            SpanMetricsBatch.objects.select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", "increments")[:limit]
+        )
+        if not batches:
+            return 0
+        totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+        for _, increments in batches:
+            for name, labels, value in increments:
+                totals[(name, tuple(sorted(labels.items())))] += value
+        at_ms = int(time.time() * 1000)
+        write_samples(
+            [
+                SeriesSamples(name, dict(labels), [at_ms], [value], is_delta=True, counted_now=True)
+                for (name, labels), value in totals.items()
+            ]
+        )
+        SpanMetricsBatch.objects.filter(id__in=[batch_id for batch_id, _ in batches]).delete()
+    return len(batches)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_POST
 from google.protobuf.message import DecodeError, Message
@@ -173,8 +173,8 @@ def otlp_traces(request: HttpRequest) -> HttpResponse:
     export = read_otlp(request, ExportTraceServiceRequest())
     conversion = convert_trace_request(export)
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
-    new = store_spans(conversion.rows, team=token.team)
-    record_span_metrics(new, token=token)
+    with transaction.atomic():
+        record_span_metrics(store_spans(conversion.rows, team=token.team))
     response = ExportTraceServiceResponse()
     message = conversion.error_message()
     if conversion.rejected or message:
