@@ -4,6 +4,7 @@ those)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import connection, transaction
@@ -30,11 +31,51 @@ def store_spans(rows: list[SpanRow], *, team: Team | None) -> list[SpanRow]:
     new: list[SpanRow] = []
     ordered = list(unique.values())
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            stored = _copy_insert(ordered, team)
+            return [row for row in ordered if (row.trace_id, row.span_id) in stored]
         for start in range(0, len(ordered), ROWS_PER_STATEMENT):
             chunk = ordered[start : start + ROWS_PER_STATEMENT]
             stored = _insert(chunk, team)
             new += [row for row in chunk if (row.trace_id, row.span_id) in stored]
     return new
+
+
+INCOMING = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS span_incoming ("
+    "trace_id varchar(32), span_id varchar(16), parent_span_id varchar(16), "
+    "service varchar(200), name varchar(300), kind smallint, start_ns bigint, "
+    "duration_ns bigint, status_code smallint, status_message text, attributes jsonb, "
+    "resource jsonb, events jsonb, links jsonb, day integer, team_id bigint"
+    ") ON COMMIT DELETE ROWS"
+)
+
+
+def _copy_insert(rows: list[SpanRow], team: Team | None) -> set[tuple[str, str]]:
+    """PostgreSQL: COPY into a per-connection staging table (emptied at commit), then one
+    INSERT … SELECT … ON CONFLICT DO NOTHING: far cheaper to build and parse than a
+    multi-row VALUES list."""
+    team_id = team.pk if team is not None else None
+    columns = ", ".join(COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(INCOMING)
+        raw = cursor.cursor
+        with raw.copy(f"COPY span_incoming ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((
+                    row.trace_id, row.span_id, row.parent_span_id, row.service, row.name,
+                    row.kind, row.start_ns, row.duration_ns, row.status_code, row.status_message,
+                    json.dumps(row.attributes), json.dumps(row.resource), json.dumps(row.events),
+                    json.dumps(row.links), row.day, team_id,
+                ))  # fmt: skip
+        cursor.execute(
+            f"INSERT INTO {Span._meta.db_table} ({columns}) "  # noqa: S608 (constant names)
+            f"SELECT {columns} FROM span_incoming "
+            "ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id"
+        )
+        stored = {(str(a), str(b)) for a, b in cursor.fetchall()}
+        cursor.execute("TRUNCATE span_incoming")  # also empty when the caller's transaction goes on
+        return stored
 
 
 def _insert(rows: list[SpanRow], team: Team | None) -> set[tuple[str, str]]:
