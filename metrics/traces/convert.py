@@ -108,7 +108,14 @@ def _attributes(pairs: Any, cut: _Cut, depth: int = 0) -> dict[str, Any]:
     if len(kept) > MAX_ATTRIBUTES:
         cut.cut = True
         kept = kept[:MAX_ATTRIBUTES]
-    return {pair.key[:MAX_NAME_CHARS]: _value(pair.value, cut, depth) for pair in kept}
+    out = {}
+    for pair in kept:
+        key = pair.key
+        if len(key) > MAX_NAME_CHARS:
+            cut.cut = True
+            key = key[:MAX_NAME_CHARS]
+        out[key] = _value(pair.value, cut, depth)
+    return out
 
 
 def _hex(raw: bytes, size: int) -> str | None:

@@ -60,13 +60,18 @@ def _copy_insert(rows: list[SpanRow], team: Team | None) -> set[tuple[str, str]]
     with connection.cursor() as cursor:
         cursor.execute(INCOMING)
         raw = cursor.cursor
+        resources: dict[int, str] = {}  # the spans of one resource share its dict: dump it once
         with raw.copy(f"COPY span_incoming ({columns}) FROM STDIN") as copy:
             for row in rows:
+                resource = resources.get(id(row.resource))
+                if resource is None:
+                    resource = resources[id(row.resource)] = json.dumps(row.resource)
                 copy.write_row((
                     row.trace_id, row.span_id, row.parent_span_id, row.service, row.name,
                     row.kind, row.start_ns, row.duration_ns, row.status_code, row.status_message,
-                    json.dumps(row.attributes), json.dumps(row.resource), json.dumps(row.events),
-                    json.dumps(row.links), row.day, team_id,
+                    json.dumps(row.attributes), resource,
+                    json.dumps(row.events) if row.events else "[]",
+                    json.dumps(row.links) if row.links else "[]", row.day, team_id,
                 ))  # fmt: skip
         cursor.execute(
             f"INSERT INTO {Span._meta.db_table} ({columns}) "  # noqa: S608 (constant names)
