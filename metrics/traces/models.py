@@ -25,7 +25,8 @@ class Span(models.Model):
         ERROR = 2, "error"
 
     id = models.BigAutoField(primary_key=True)
-    trace_id = models.CharField(max_length=32, db_index=True, help_text="32 hex digits.")
+    # Found by the unique (trace_id, span_id) index, whose first column it is.
+    trace_id = models.CharField(max_length=32, help_text="32 hex digits.")
     span_id = models.CharField(max_length=16, help_text="16 hex digits.")
     parent_span_id = models.CharField(max_length=16, blank=True)
     service = models.CharField(max_length=200)
@@ -39,7 +40,7 @@ class Span(models.Model):
     resource = models.JSONField(default=dict, blank=True)
     events = models.JSONField(default=list, blank=True)
     links = models.JSONField(default=list, blank=True)
-    # The UTC day of the start: retention drops whole days.
+    # The UTC day of the start (retention drops whole days, found through the start index).
     day = models.IntegerField()
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -52,7 +53,6 @@ class Span(models.Model):
         indexes = [
             models.Index(fields=["service", "start_ns"], name="span_service_start"),
             models.Index(fields=["start_ns"], name="span_start"),
-            models.Index(fields=["day"], name="span_day"),
         ]
 
     def __str__(self) -> str:

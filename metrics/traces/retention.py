@@ -1,5 +1,6 @@
-"""Trace retention: spans are dropped by whole UTC days (the indexed `day` column), oldest first,
-in bounded deletes so a large backlog never holds one long transaction."""
+"""Trace retention: spans are dropped by whole UTC days (everything that started before the
+first kept day, found through the start index), in bounded deletes so a large backlog never
+holds one long transaction."""
 
 from __future__ import annotations
 
@@ -18,9 +19,8 @@ def enforce_trace_retention(*, now_ns: int | None = None) -> int:
     first_kept = today - settings.TRACES_RETENTION_DAYS + 1
     deleted = 0
     while True:
-        ids = list(
-            Span.objects.filter(day__lt=first_kept).values_list("id", flat=True)[:DELETE_BATCH]
-        )
+        old = Span.objects.filter(start_ns__lt=first_kept * NANOS_PER_DAY)
+        ids = list(old.values_list("id", flat=True)[:DELETE_BATCH])
         if not ids:
             return deleted
         count, _ = Span.objects.filter(id__in=ids).delete()
