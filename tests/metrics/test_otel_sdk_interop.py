@@ -146,7 +146,7 @@ def test_the_javascript_otlp_json_exporter_is_stored(portal):
 SPANS = """
 import json
 from metrics.traces.models import Span
-rows = Span.objects.filter(trace_id=%r).order_by("start_ns", "span_id")
+rows = Span.objects.filter(trace_id=%r).order_by("start_ns", "kind", "span_id")
 print(json.dumps([[s.service, s.name, s.kind, s.status_code, s.parent_span_id, s.attributes]
                   for s in rows]))
 """
