@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Service, Team
 from coe_portal.pagination import paginate
 from incidents.action_items import (
@@ -27,7 +28,7 @@ from incidents.action_items import (
     item_snooze,
 )
 from incidents.forms import ReminderPreferenceForm
-from incidents.models import ActionItem, Notification, ReminderPreference
+from incidents.models import FINISHED_STATUSES, ActionItem, Notification, ReminderPreference
 from incidents.selectors_items import filter_items, items_visible_to, my_items_grouped
 
 CALENDAR_SALT = "incidents.action-item-calendar"
@@ -37,18 +38,13 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _today() -> date:
     return timezone.now().date()
 
 
 @require_GET
 def my_items(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     context = {
         "groups": my_items_grouped(user, _today()),
         "today": _today(),
@@ -111,7 +107,7 @@ def team_board(request: HttpRequest, name: str) -> HttpResponse:
     columns = []
     for status, label in ActionItem.Status.choices:
         column = items.filter(status=status)
-        if status in (ActionItem.Status.DONE, ActionItem.Status.WONT_DO):
+        if status in FINISHED_STATUSES:
             column = column.filter(completed_at__date__gte=since)  # recent ones only
         columns.append({"status": status, "label": label, "items": list(column)})
     context = {
@@ -119,7 +115,7 @@ def team_board(request: HttpRequest, name: str) -> HttpResponse:
         "columns": columns,
         "moves": {status: sorted(moves) for status, moves in ALLOWED_MOVES.items()},
         "today": _today(),
-        "user_teams": Team.objects.filter(memberships__user=_user(request)).order_by("name"),
+        "user_teams": Team.objects.filter(memberships__user=request_user(request)).order_by("name"),
     }
     return render(request, "incidents/action_items/board.html", context)
 
@@ -137,7 +133,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "item": item,
         "today": _today(),
-        "can_update": can_update(item, _user(request)),
+        "can_update": can_update(item, request_user(request)),
         "moves": [
             (status, ActionItem.Status(status).label)
             for status in sorted(ALLOWED_MOVES.get(item.status, set()))
@@ -165,7 +161,7 @@ def item_status(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item(request, pk)
     try:
         item_set_status(
-            item=item, user=_user(request), status=request.POST.get("status", ""),
+            item=item, user=request_user(request), status=request.POST.get("status", ""),
             note=request.POST.get("note", ""),
             verification_url=request.POST.get("verification_url", ""),
         )  # fmt: skip
@@ -188,7 +184,7 @@ def item_due(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item(request, pk)
     try:
         item_change_due(
-            item=item, user=_user(request), due_date=_date(request, "due_date"),
+            item=item, user=request_user(request), due_date=_date(request, "due_date"),
             reason=request.POST.get("reason", ""),
         )  # fmt: skip
     except ValidationError as error:
@@ -203,7 +199,7 @@ def item_snooze_view(request: HttpRequest, pk: int) -> HttpResponse:
     item = _item(request, pk)
     try:
         item_snooze(
-            item=item, user=_user(request), until=_date(request, "until"),
+            item=item, user=request_user(request), until=_date(request, "until"),
             reason=request.POST.get("reason", ""),
         )  # fmt: skip
     except ValidationError as error:
@@ -229,7 +225,7 @@ def calendar_feed(request: HttpRequest) -> HttpResponse:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return HttpResponse("Unknown calendar key.", status=403, content_type="text/plain")
-    items = items_visible_to(user).filter(owner=user).exclude(status__in=["done", "wont_do"])
+    items = items_visible_to(user).filter(owner=user).exclude(status__in=FINISHED_STATUSES)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%SZ")
     host = request.get_host().split(":")[0]
     lines = [
@@ -256,7 +252,7 @@ def calendar_feed(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def notifications(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if request.method == "POST":
         Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
         return redirect("incidents:notifications")
@@ -266,7 +262,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def reminder_preferences(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     pref = ReminderPreference.objects.filter(user=user).first() or ReminderPreference(user=user)
     form = ReminderPreferenceForm(request.POST or None, instance=pref, user=user)
     if request.method == "POST" and form.is_valid():

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from coe_portal.accounts.models import Membership, Team
 from incidents.coe_workflow import close_if_finished
-from incidents.models import ActionItem, ActionItemEvent, Coe
+from incidents.models import FINISHED_STATUSES, ActionItem, ActionItemEvent, Coe
 
 Status = ActionItem.Status
 ALLOWED_MOVES: dict[str, set[str]] = {
@@ -69,7 +69,7 @@ def item_set_status(
     locked.status_note = note
     if status == Status.DONE:
         locked.verification_url = verification_url.strip()
-    if status in (Status.DONE, Status.WONT_DO):
+    if status in FINISHED_STATUSES:
         locked.completed_at = timezone.now()
     else:
         locked.completed_at = None
@@ -125,7 +125,7 @@ def items_reassign(*, team: Team, from_user: User, to_user: User, user: User) ->
     items = list(
         ActionItem.objects.select_for_update()
         .filter(team=team, owner=from_user)
-        .exclude(status__in=[Status.DONE, Status.WONT_DO])
+        .exclude(status__in=FINISHED_STATUSES)
     )
     for item in items:
         item.owner = to_user

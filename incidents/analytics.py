@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from incidents.models import ActionItem, Coe, Incident, Severity
+from incidents.models import FINISHED_STATUSES, ActionItem, Coe, Incident, Severity
 from incidents.selectors import incidents_visible_to
 
 AnyUser = User | AnonymousUser
@@ -48,7 +48,6 @@ DEFAULT_MONTHS = 12
 MAX_RANGE_DAYS = 3660  # ten years of weeks is already a long page
 SEVERITIES = [str(severity) for severity in Severity.values]
 RESTRICTED = "restricted"
-FINISHED = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
 
 
 # Filters ----------------------------------------------------------------------------------------
@@ -350,7 +349,7 @@ def action_items_by_week(user: AnyUser, filters: Filters) -> list[WeekFlow]:
     items = _action_items(user, filters)
     created = items.filter(created_at__gte=filters.start_at, created_at__lt=filters.end_before)
     completed = items.filter(
-        status__in=FINISHED,
+        status__in=FINISHED_STATUSES,
         completed_at__gte=filters.start_at,
         completed_at__lt=filters.end_before,
     )
@@ -380,7 +379,7 @@ def on_time_rate_by_month(user: AnyUser, filters: Filters) -> list[OnTimeMonth]:
     rows = (
         _action_items(user, filters)
         .filter(
-            status__in=FINISHED,
+            status__in=FINISHED_STATUSES,
             completed_at__gte=filters.start_at,
             completed_at__lt=filters.end_before,
         )
@@ -422,7 +421,7 @@ def open_items_by_team(user: AnyUser, filters: Filters, *, today: date) -> list[
     A snapshot: the date range does not apply."""
     rows = (
         _action_items(user, filters)
-        .exclude(status__in=FINISHED)
+        .exclude(status__in=FINISHED_STATUSES)
         .values_list("team__name", "due_date", "created_at")
     )
     per_team: defaultdict[str, list[tuple[date, int]]] = defaultdict(list)

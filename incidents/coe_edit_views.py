@@ -8,13 +8,13 @@ from itertools import groupby
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from coe_portal.accounts.auth import request_user
 from incidents.charts import build_incident_charts
 from incidents.coe_services import (
     CoeFinding,
@@ -38,14 +38,9 @@ from incidents.selectors import get_coe_for_user
 BLANK_WHY_ROWS = 3
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _editable(request: HttpRequest, pk: int) -> Coe:
     coe = get_coe_for_user(request.user, pk)
-    require_edit(coe, _user(request))
+    require_edit(coe, request_user(request))
     return coe
 
 
@@ -120,7 +115,7 @@ def _editor_context(
             if key.startswith("action-item-")
             for item in items
         ],
-        "problems": submission_problems(coe),
+        "problems": submission_problems(coe, findings),
         "conflict": conflict,
         "title_version": coe.version_of("title"),
         "charts": coe.metrics_snapshot or build_incident_charts(coe.incident),
@@ -131,7 +126,7 @@ def _editor_context(
 def coe_edit(request: HttpRequest, pk: int) -> HttpResponse:
     coe = get_coe_for_user(request.user, pk)
     try:
-        require_edit(coe, _user(request))
+        require_edit(coe, request_user(request))
     except PermissionDenied:
         if coe.is_editable:
             raise
@@ -171,7 +166,7 @@ def coe_field_save(request: HttpRequest, pk: int, field: str) -> HttpResponse:
     coe = _editable(request, pk)
     try:
         coe = coe_save_field(
-            coe=coe, user=_user(request), field=field, value=request.POST.get("value", ""),
+            coe=coe, user=request_user(request), field=field, value=request.POST.get("value", ""),
             base_version=_version(request),
         )  # fmt: skip
     except EditConflict as conflict:
@@ -192,7 +187,9 @@ def coe_whys_save(request: HttpRequest, pk: int) -> HttpResponse:
         for chain, question, answer in zip(chains, questions, answers, strict=False)
     ]
     try:
-        coe = coe_save_whys(coe=coe, user=_user(request), rows=rows, base_version=_version(request))
+        coe = coe_save_whys(
+            coe=coe, user=request_user(request), rows=rows, base_version=_version(request)
+        )
     except EditConflict as conflict:
         return _conflict(request, coe, conflict)
     except ValidationError as error:
@@ -208,7 +205,7 @@ def action_item_add(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             action_item_save(
-                coe=coe, user=_user(request), title=data["title"], owner=data["owner"],
+                coe=coe, user=request_user(request), title=data["title"], owner=data["owner"],
                 priority=data["priority"], kind=data["kind"], due_date=data["due_date"],
                 tracker_url=data["tracker_url"],
             )  # fmt: skip
@@ -225,7 +222,7 @@ def action_item_add(request: HttpRequest, pk: int) -> HttpResponse:
 def action_item_delete(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
     coe = _editable(request, pk)
     item = get_object_or_404(ActionItem, pk=item_id, coe=coe)
-    action_item_remove(coe=coe, user=_user(request), item=item)
+    action_item_remove(coe=coe, user=request_user(request), item=item)
     return _saved(request, coe, "field-action-items")
 
 
@@ -234,7 +231,7 @@ def finding_ack(request: HttpRequest, pk: int) -> HttpResponse:
     coe = _editable(request, pk)
     try:
         finding_acknowledge(
-            coe=coe, user=_user(request), key=request.POST.get("key", ""),
+            coe=coe, user=request_user(request), key=request.POST.get("key", ""),
             reason=request.POST.get("reason", ""),
         )  # fmt: skip
     except ValidationError as error:

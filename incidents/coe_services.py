@@ -11,7 +11,6 @@ from datetime import date, datetime
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from incidents.blameless import Finding, find_blameful_language
 from incidents.impact import incident_impact
@@ -428,7 +427,3 @@ def comment_add(
         coe=coe, section=section[:64], parent=parent, author=user, body=body,
         coe_revision=coe.revision,
     )  # fmt: skip
-
-
-def touch(coe: Coe) -> None:
-    Coe.objects.filter(pk=coe.pk).update(updated_at=timezone.now())

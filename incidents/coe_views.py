@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Service, Team
 from coe_portal.pagination import paginate
 from incidents.charts import build_incident_charts
@@ -29,14 +30,9 @@ from incidents.coe_workflow import (
 )
 from incidents.export import coe_markdown
 from incidents.markdown import render_markdown
-from incidents.models import Coe, CoeComment, QuestionGroup, Severity
+from incidents.models import FINISHED_STATUSES, Coe, CoeComment, QuestionGroup, Severity
 from incidents.models.coe import SECTION_FIELDS, SECTIONS
 from incidents.selectors import coes_visible_to, get_coe_for_user, get_incident_for_user
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _date(text: str) -> date | None:
@@ -51,7 +47,7 @@ def coe_list(request: HttpRequest) -> HttpResponse:
     coes = coes_visible_to(request.user).annotate(
         items=Count("action_items", distinct=True),
         finished=Count(
-            "action_items", filter=Q(action_items__status__in=["done", "wont_do"]), distinct=True
+            "action_items", filter=Q(action_items__status__in=FINISHED_STATUSES), distinct=True
         ),
     )
     filters = {key: request.GET.get(key, "") for key in ("state", "team", "service", "severity")}
@@ -87,7 +83,7 @@ def coe_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def coe_start_view(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
-    coe = coe_start(incident=incident, user=_user(request))
+    coe = coe_start(incident=incident, user=request_user(request))
     return redirect("incidents:coe-edit", pk=coe.pk)
 
 
@@ -139,6 +135,7 @@ def coe_context(coe: Coe, user: User) -> dict[str, Any]:
     ]
     items = list(coe.action_items.select_related("owner", "team"))
     is_author = coe.authors.filter(pk=user.pk).exists()
+    findings = coe_findings(coe) if coe.is_editable else []
     charts = coe.metrics_snapshot
     if charts is None:
         charts = build_incident_charts(coe.incident)
@@ -161,15 +158,15 @@ def coe_context(coe: Coe, user: User) -> dict[str, Any]:
         "can_review": coe.state == Coe.State.IN_REVIEW and not is_author,
         "is_author": is_author,
         "pending_reviewers": pending_reviewers(coe) if coe.state == Coe.State.IN_REVIEW else [],
-        "problems": submission_problems(coe) if coe.is_editable else [],
-        "findings": coe_findings(coe) if coe.is_editable else [],
+        "problems": submission_problems(coe, findings) if coe.is_editable else [],
+        "findings": findings,
     }
 
 
 @require_GET
 def coe_detail(request: HttpRequest, pk: int) -> HttpResponse:
     coe = get_coe_for_user(request.user, pk)
-    return render(request, "incidents/coe_detail.html", coe_context(coe, _user(request)))
+    return render(request, "incidents/coe_detail.html", coe_context(coe, request_user(request)))
 
 
 @require_GET
@@ -200,7 +197,7 @@ def coe_comment(request: HttpRequest, pk: int) -> HttpResponse:
     section = request.POST.get("section", "")
     try:
         comment_add(
-            coe=coe, user=_user(request), section=section, body=request.POST.get("body", ""),
+            coe=coe, user=request_user(request), section=section, body=request.POST.get("body", ""),
             parent=parent,
         )  # fmt: skip
     except ValidationError as error:
@@ -215,7 +212,7 @@ def coe_review(request: HttpRequest, pk: int) -> HttpResponse:
     coe = get_coe_for_user(request.user, pk)
     action = request.POST.get("action", "")
     note = request.POST.get("note", "")
-    user = _user(request)
+    user = request_user(request)
     try:
         if action == "submit":
             coe_submit(coe=coe, user=user)

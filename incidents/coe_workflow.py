@@ -11,12 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.coe_services import (
+    CoeFinding,
     coe_findings,
     is_editor,
     refresh_required_reviewers,
     require_edit,
 )
-from incidents.models import ActionItem, Coe, CoeReview, CoeReviewPolicy
+from incidents.models import Coe, CoeReview, CoeReviewPolicy
 from incidents.models.coe import OPTIONAL_SECTIONS, SECTION_FIELDS, SECTION_TITLES
 from incidents.selectors import incidents_visible_to
 
@@ -24,8 +25,9 @@ State = Coe.State
 MIN_WHYS = 3
 
 
-def submission_problems(coe: Coe) -> list[str]:
-    """What stops the COE going to review, each said so the author knows what to do."""
+def submission_problems(coe: Coe, findings: list[CoeFinding] | None = None) -> list[str]:
+    """What stops the COE going to review, each said so the author knows what to do. A page
+    that already has the COE's blameless findings passes them in."""
     problems = []
     for field in SECTION_FIELDS:
         if field not in OPTIONAL_SECTIONS and not getattr(coe, field).strip():
@@ -47,7 +49,9 @@ def submission_problems(coe: Coe) -> list[str]:
     if not any(item.owner_id and item.due_date for item in items):
         problems.append("Add at least one action item with an owner and a due date.")
     problems += _reviewer_problems(coe)
-    open_findings = [f for f in coe_findings(coe) if f.acknowledgement is None]
+    if findings is None:
+        findings = coe_findings(coe)
+    open_findings = [f for f in findings if f.acknowledgement is None]
     if open_findings:
         problems.append(
             f"Resolve {len(open_findings)} blameless-language finding(s): reword them or "
@@ -195,8 +199,3 @@ def close_if_finished(coe: Coe, *, user: User | None) -> Coe:
         coe.closed_at = None
         coe.save()
     return coe
-
-
-def progress(items: list[ActionItem]) -> tuple[int, int]:
-    """(finished, all) action items."""
-    return sum(1 for item in items if item.is_finished), len(items)

@@ -13,9 +13,7 @@ from django.utils import timezone
 
 from coe_portal.accounts.models import Membership, Team
 from incidents.mail_outbox import send_claimed
-from incidents.models import ActionItem, Notification, Reminder, TeamDigest
-
-FINISHED = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
+from incidents.models import FINISHED_STATUSES, ActionItem, Notification, Reminder, TeamDigest
 
 
 def _week_of(day: date) -> date:
@@ -24,14 +22,14 @@ def _week_of(day: date) -> date:
 
 def digest_content(team: Team, today: date) -> dict[str, object]:
     items = ActionItem.objects.filter(team=team).select_related("owner", "coe")
-    open_items = list(items.exclude(status__in=FINISHED).order_by("due_date", "id"))
+    open_items = list(items.exclude(status__in=FINISHED_STATUSES).order_by("due_date", "id"))
     since = timezone.make_aware(datetime.combine(today - timedelta(days=7), datetime.min.time()))
     return {
         "team": team,
         "today": today,
         "open": open_items,
         "overdue": [item for item in open_items if item.due_date < today],
-        "done": list(items.filter(status__in=FINISHED, completed_at__gte=since)),
+        "done": list(items.filter(status__in=FINISHED_STATUSES, completed_at__gte=since)),
         "site_url": settings.SITE_URL,
     }
 

@@ -28,8 +28,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from coe_portal.accounts.models import Membership
+from coe_portal.db import insert_new_rows
 from incidents.mail_outbox import DONE, send_claimed
 from incidents.models import (
+    FINISHED_STATUSES,
     ActionItem,
     Coe,
     Notification,
@@ -42,7 +44,6 @@ from incidents.reminder_rules import ONCE_PER_DUE_DATE, Rules, reminder_owed
 BATCH = 1000
 SENDING_TIMEOUT = timedelta(minutes=10)
 RETRY_LOST = timedelta(minutes=20)  # longer than the longest retry backoff (15 minutes)
-FINISHED = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
 SUBJECTS: dict[str, str] = {
     Reminder.Kind.DUE_SOON: "Due in {days} days: {title}",
     Reminder.Kind.OVERDUE: "Overdue by {late} days: {title}",
@@ -124,35 +125,31 @@ def _text(item: ActionItem, kind: str, day: date, recipients: list[User]) -> tup
     return subject, render_to_string("incidents/email/reminder.txt", context)
 
 
+REMINDER_COLUMNS = [
+    "item_id", "kind", "day", "due_date", "recipients", "subject", "body", "status",
+    "attempts", "last_error", "created_at",
+]  # fmt: skip
+
+
 def _insert(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING: (id, item id) of the rows this call created.
-    PostgreSQL and SQLite (3.35+) both speak it; the unique (item, kind, day) decides."""
-    if not rows:
-        return []
-    table = Reminder._meta.db_table
-    columns = [
-        "item_id", "kind", "day", "due_date", "recipients", "subject", "body", "status",
-        "attempts", "last_error", "created_at",
-    ]  # fmt: skip
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    """(id, item id) of the reminders this call created; the unique (item, kind, day) skips
+    the ones another pass claimed first."""
     ops = connection.ops
     now = ops.adapt_datetimefield_value(timezone.now())
-    params: list[Any] = []
-    for row in rows:
-        params += [
+    values = [
+        (
             row["item_id"], row["kind"], ops.adapt_datefield_value(row["day"]),
             ops.adapt_datefield_value(row["due_date"]),
             ops.adapt_json_value(row["recipients"], None), row["subject"], row["body"],
             Reminder.Status.PENDING, 0, "", now,
-        ]  # fmt: skip
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 (constant names)
-        + ", ".join([placeholders] * len(rows))
-        + " ON CONFLICT (item_id, kind, day) DO NOTHING RETURNING id, item_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(int(a), int(b)) for a, b in cursor.fetchall()]
+        )
+        for row in rows
+    ]  # fmt: skip
+    created = insert_new_rows(
+        Reminder._meta.db_table, REMINDER_COLUMNS, values,
+        conflict=["item_id", "kind", "day"], returning=["id", "item_id"],
+    )  # fmt: skip
+    return [(int(a), int(b)) for a, b in created]
 
 
 def _batch(items: list[ActionItem], ctx: _Context) -> list[int]:
@@ -233,7 +230,7 @@ def reminder_pass(*, now: datetime | None = None, batch_size: int = BATCH) -> Pa
         with transaction.atomic():
             items = list(
                 ActionItem.objects.filter(pk__gt=last_id, due_date__lte=horizon)
-                .exclude(status__in=FINISHED)
+                .exclude(status__in=FINISHED_STATUSES)
                 .exclude(snoozed_until__gte=day)
                 .select_related("owner", "coe")
                 .order_by("pk")[:batch_size]

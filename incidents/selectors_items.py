@@ -9,10 +9,8 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from incidents.models import ActionItem
+from incidents.models import FINISHED_STATUSES, ActionItem
 from incidents.selectors import incidents_visible_to
-
-FINISHED = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
 
 
 def items_visible_to(user: User | AnonymousUser) -> QuerySet[ActionItem]:
@@ -33,7 +31,7 @@ def filter_items(items: QuerySet[ActionItem], params: dict[str, str], today: dat
             items = items.filter(**{key: params[key]})
     status = params.get("status", "")
     if status == "open":
-        items = items.exclude(status__in=FINISHED)
+        items = items.exclude(status__in=FINISHED_STATUSES)
     elif status:
         items = items.filter(status=status)
     if params.get("coe", "").isdigit():
@@ -42,7 +40,7 @@ def filter_items(items: QuerySet[ActionItem], params: dict[str, str], today: dat
         with suppress(ValueError):  # no date, or not one: no bound
             items = items.filter(**{lookup: date.fromisoformat(params.get(key, ""))})
     if params.get("overdue"):
-        items = items.exclude(status__in=FINISHED).filter(due_date__lt=today)
+        items = items.exclude(status__in=FINISHED_STATUSES).filter(due_date__lt=today)
     return items.distinct()
 
 
@@ -50,7 +48,7 @@ def my_items_grouped(user: User, today: date) -> dict[str, list[ActionItem]]:
     """The user's unfinished items: overdue, due this week (next 7 days), later."""
     groups: dict[str, list[ActionItem]] = {"overdue": [], "this_week": [], "later": []}
     week_end = today + timedelta(days=7)
-    for item in items_visible_to(user).filter(owner=user).exclude(status__in=FINISHED):
+    for item in items_visible_to(user).filter(owner=user).exclude(status__in=FINISHED_STATUSES):
         if item.due_date < today:
             groups["overdue"].append(item)
         elif item.due_date <= week_end:

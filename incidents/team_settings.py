@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Team
 from coe_portal.accounts.selectors import user_can_manage_team
 from incidents.action_items import items_reassign
@@ -21,8 +22,7 @@ from incidents.models import CoeReviewPolicy, IncidentQuestion, QuestionGroup, T
 
 
 def _lead(request: HttpRequest, team: Team) -> User:
-    user = request.user
-    assert isinstance(user, User)
+    user = request_user(request)
     if not user_can_manage_team(user=user, team=team):
         raise PermissionDenied("Only the team's leads change its COE settings.")
     return user
@@ -81,8 +81,7 @@ def _apply(request: HttpRequest, team: Team) -> str | None:
 @require_http_methods(["GET", "POST"])
 def coe_settings(request: HttpRequest, name: str) -> HttpResponse:
     team = get_object_or_404(Team, name=name)
-    user = request.user
-    assert isinstance(user, User)
+    user = request_user(request)
     if request.method == "POST":
         _lead(request, team)
         error = _apply(request, team)

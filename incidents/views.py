@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from coe_portal.accounts.auth import request_user
 from coe_portal.pagination import paginate
 from incidents.charts import build_incident_charts
 from incidents.coe_services import can_start
@@ -23,12 +23,6 @@ from incidents.services import (
     timeline_entry_edit,
     timeline_note_add,
 )
-
-
-def _user(request: HttpRequest) -> User:
-    """The logged-in user (every incident page needs a login)."""
-    assert isinstance(request.user, User)
-    return request.user
 
 
 @require_GET
@@ -63,7 +57,7 @@ def incident_create(request: HttpRequest) -> HttpResponse:
                 started_at=data["started_at"], services=data["services"], owner=data["owner"],
                 detected_at=data["detected_at"], summary=data["summary"],
                 restricted=data["restricted"], visible_to=data["visible_to"],
-                opened_by=_user(request),
+                opened_by=request_user(request),
             )  # fmt: skip
         except ValidationError as error:
             for field, problems in error.message_dict.items():
@@ -81,7 +75,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "incident": incident,
         "coe": Coe.objects.filter(incident=incident).first(),
-        "can_start_coe": can_start(incident, _user(request)),
+        "can_start_coe": can_start(incident, request_user(request)),
         "charts": build_incident_charts(incident),
         "timeline": timeline,
         "statuses": [s for s in Incident.Status if s != incident.status],
@@ -95,7 +89,7 @@ def incident_status(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
     try:
         incident_set_status(
-            incident=incident, status=request.POST.get("status", ""), user=_user(request)
+            incident=incident, status=request.POST.get("status", ""), user=request_user(request)
         )
     except (ValidationError, ValueError) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
@@ -110,7 +104,10 @@ def timeline_add(request: HttpRequest, pk: int) -> HttpResponse:
         kind = TimelineEntry.Kind.NOTE
     try:
         timeline_note_add(
-            incident=incident, user=_user(request), text=request.POST.get("text", ""), kind=kind
+            incident=incident,
+            user=request_user(request),
+            text=request.POST.get("text", ""),
+            kind=kind,
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -122,7 +119,9 @@ def timeline_edit(request: HttpRequest, pk: int, entry_id: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
     entry = get_object_or_404(TimelineEntry, pk=entry_id, incident=incident)
     try:
-        timeline_entry_edit(entry=entry, user=_user(request), text=request.POST.get("text", ""))
+        timeline_entry_edit(
+            entry=entry, user=request_user(request), text=request.POST.get("text", "")
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     return redirect(incident.get_absolute_url())

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.models import User
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -108,3 +109,9 @@ def token_required(scope: str) -> Callable[[ViewFunc], ViewFunc]:
         return login_not_required(csrf_exempt(wrapped))
 
     return decorator
+
+
+def request_user(request: HttpRequest) -> User:
+    """The logged-in user of a page request (every page but login needs a login)."""
+    assert isinstance(request.user, User)
+    return request.user

@@ -1,6 +1,6 @@
 """Incidents, COE reports and their action items."""
 
-from incidents.models.action_items import ActionItem, ActionItemEvent
+from incidents.models.action_items import FINISHED_STATUSES, ActionItem, ActionItemEvent
 from incidents.models.coe import (
     Coe,
     CoeAnswer,
@@ -23,6 +23,7 @@ from incidents.models.reminders import (
 )
 
 __all__ = [
+    "FINISHED_STATUSES",
     "ActionItem",
     "ActionItemEvent",
     "Coe",

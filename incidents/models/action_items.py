@@ -60,7 +60,11 @@ class ActionItem(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.WONT_DO)
+        return self.status in FINISHED_STATUSES
+
+
+# Done or won't do: nothing more is asked of the item (no reminders; its COE may close).
+FINISHED_STATUSES = (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
 
 
 class ActionItemEvent(models.Model):

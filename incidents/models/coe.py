@@ -230,7 +230,6 @@ class CoeComment(models.Model):
     body = models.TextField()
     at = models.DateTimeField(auto_now_add=True)
     coe_revision = models.PositiveIntegerField(default=1)
-    resolved = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["at", "id"]

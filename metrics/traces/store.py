@@ -5,11 +5,11 @@ those)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.db import connection, transaction
 
 from coe_portal.accounts.models import Team
+from coe_portal.db import insert_new_rows
 from metrics.traces.convert import SpanRow
 from metrics.traces.models import Span
 
@@ -86,21 +86,18 @@ def _copy_insert(rows: list[SpanRow], team: Team | None) -> set[tuple[str, str]]
 def _insert(rows: list[SpanRow], team: Team | None) -> set[tuple[str, str]]:
     ops = connection.ops
     team_id = team.pk if team is not None else None
-    params: list[Any] = []
-    for row in rows:
-        params += [
+    values = [
+        (
             row.trace_id, row.span_id, row.parent_span_id, row.service, row.name, row.kind,
             row.start_ns, row.duration_ns, row.status_code, row.status_message,
             ops.adapt_json_value(row.attributes, None), ops.adapt_json_value(row.resource, None),
             ops.adapt_json_value(row.events, None), ops.adapt_json_value(row.links, None),
             row.day, team_id,
-        ]  # fmt: skip
-    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-    sql = (  # table and column names are constants; every value is a parameter
-        f"INSERT INTO {Span._meta.db_table} ({', '.join(COLUMNS)}) VALUES "  # noqa: S608
-        + ", ".join([placeholders] * len(rows))
-        + " ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {(str(a), str(b)) for a, b in cursor.fetchall()}
+        )
+        for row in rows
+    ]  # fmt: skip
+    created = insert_new_rows(
+        Span._meta.db_table, COLUMNS, values, conflict=["trace_id", "span_id"],
+        returning=["trace_id", "span_id"],
+    )  # fmt: skip
+    return {(str(a), str(b)) for a, b in created}
