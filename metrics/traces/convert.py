@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from metrics.traces.models import NANOS_PER_DAY, Span
 
@@ -82,12 +82,8 @@ def _value(value: AnyValue, cut: _Cut, depth: int = 0) -> Any:
             cut.cut = True
             return text[:MAX_VALUE_CHARS]
         return text
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
+    if kind in _PLAIN:
+        return getattr(value, kind)
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value[:MAX_VALUE_CHARS]).decode()
     if depth > 4:
@@ -103,18 +99,30 @@ def _value(value: AnyValue, cut: _Cut, depth: int = 0) -> Any:
     return None
 
 
+_PLAIN = frozenset({"bool_value", "int_value", "double_value"})
+
+
 def _attributes(pairs: Any, cut: _Cut, depth: int = 0) -> dict[str, Any]:
-    kept: list[KeyValue] = list(pairs)
-    if len(kept) > MAX_ATTRIBUTES:
+    """The pairs as a dict. Strings, the common case, are read inline: this runs for every
+    attribute of every span."""
+    if len(pairs) > MAX_ATTRIBUTES:
         cut.cut = True
-        kept = kept[:MAX_ATTRIBUTES]
+        pairs = list(pairs)[:MAX_ATTRIBUTES]
     out = {}
-    for pair in kept:
+    for pair in pairs:
         key = pair.key
         if len(key) > MAX_NAME_CHARS:
             cut.cut = True
             key = key[:MAX_NAME_CHARS]
-        out[key] = _value(pair.value, cut, depth)
+        value = pair.value
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            text = value.string_value
+            out[key] = text if len(text) <= MAX_VALUE_CHARS else _value(value, cut, depth)
+        elif kind in _PLAIN:
+            out[key] = getattr(value, kind)
+        else:
+            out[key] = _value(value, cut, depth)
     return out
 
 
@@ -137,6 +145,32 @@ def convert_trace_request(export: ExportTraceServiceRequest) -> Conversion:
                 if row is not None:
                     result.rows.append(row)
     return result
+
+
+def _events(events: Any, cut: _Cut) -> list[dict[str, Any]]:
+    if len(events) > MAX_EVENTS:
+        cut.cut = True
+    return [
+        {
+            "time_ns": event.time_unix_nano,
+            "name": event.name[:MAX_NAME_CHARS],
+            "attributes": _attributes(event.attributes, cut),
+        }
+        for event in list(events)[:MAX_EVENTS]
+    ]
+
+
+def _links(links: Any, cut: _Cut) -> list[dict[str, Any]]:
+    if len(links) > MAX_LINKS:
+        cut.cut = True
+    return [
+        {
+            "trace_id": link.trace_id.hex(),
+            "span_id": link.span_id.hex(),
+            "attributes": _attributes(link.attributes, cut),
+        }
+        for link in list(links)[:MAX_LINKS]
+    ]
 
 
 def _row(span: Any, service: str, resource: dict[str, Any], result: Conversion) -> SpanRow | None:
@@ -166,24 +200,8 @@ def _row(span: Any, service: str, resource: dict[str, Any], result: Conversion) 
         result.reject(f"unknown status code {span.status.code}")
         return None
     cut = _Cut()
-    events = [
-        {
-            "time_ns": event.time_unix_nano,
-            "name": event.name[:MAX_NAME_CHARS],
-            "attributes": _attributes(event.attributes, cut),
-        }
-        for event in list(span.events)[:MAX_EVENTS]
-    ]
-    links = [
-        {
-            "trace_id": link.trace_id.hex(),
-            "span_id": link.span_id.hex(),
-            "attributes": _attributes(link.attributes, cut),
-        }
-        for link in list(span.links)[:MAX_LINKS]
-    ]
-    if len(span.events) > MAX_EVENTS or len(span.links) > MAX_LINKS:
-        cut.cut = True
+    events = _events(span.events, cut) if span.events else []
+    links = _links(span.links, cut) if span.links else []
     attributes = _attributes(span.attributes, cut)
     name = span.name
     if len(name) > MAX_NAME_CHARS:

@@ -64,13 +64,14 @@ class Span(models.Model):
 
 
 class SpanMetricsBatch(models.Model):
-    """The span metric increments of one stored batch of spans, written in the same transaction
+    """The span metric counts of one stored batch of spans, written in the same transaction
     as the spans and folded into the metric store by beat (`fold_span_metrics`): the intake
     appends a row instead of locking the shared counter series on every request."""
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # [[metric name, {labels}, increment], ...]
+    # [[service, span name, kind, status, calls, seconds, [count per bucket]], ...]
+    # (batches queued by earlier versions hold [[metric, {labels}, increment], ...])
     increments = models.JSONField()
 
     def __str__(self) -> str:

@@ -4,15 +4,16 @@ connector names them, so SLOs and alarms can be written on traced services:
     traces_spanmetrics_calls_total{service, span_name, span_kind, status_code}
     traces_spanmetrics_duration_seconds_bucket{…, le}, _sum, _count
 
-Each stored batch queues the increments of its new spans (a span sent twice is stored, and
+Each stored batch queues the counts of its new spans (a span sent twice is stored, and
 counted, once) in the same transaction; beat folds the queue into the metric store every few
 seconds, stamping the increments with the time of folding."""
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import time
-from collections import defaultdict
+from typing import Any
 
 from django.db import transaction
 
@@ -31,56 +32,75 @@ KIND_LABELS = {
 STATUS_LABELS = {0: "STATUS_CODE_UNSET", 1: "STATUS_CODE_OK", 2: "STATUS_CODE_ERROR"}
 
 
-def _delta(metric: str, labels: dict[str, str], value: float, at_ms: int) -> SeriesSamples:
-    return SeriesSamples(metric, labels, [at_ms], [value], is_delta=True, counted_now=True)
+# A queued entry: [service, span name, kind, status, calls, seconds, [count per bucket]].
+Entry = list[Any]
+Key = tuple[str, str, int, int]
 
 
-def span_metric_series(rows: list[SpanRow], at_ms: int) -> list[SeriesSamples]:
-    """One increment per series for these spans."""
-    calls: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    sums: dict[tuple[str, str, str, str], float] = defaultdict(float)
-    buckets: dict[tuple[str, str, str, str], list[int]] = defaultdict(
-        lambda: [0] * (len(BUCKETS) + 1)
-    )
+def span_metric_counts(rows: list[SpanRow]) -> list[Entry]:
+    """The spans counted per (service, name, kind, status): calls, summed seconds and the count
+    in each bucket (not cumulative; the last bucket is +Inf). Compact enough to queue with every
+    stored batch: one entry per operation, not one per series."""
+    entries: dict[Key, Entry] = {}
+    bucket_count = len(BUCKETS) + 1
     for row in rows:
-        key = (row.service, row.name, KIND_LABELS[row.kind], STATUS_LABELS[row.status_code])
+        key = (row.service, row.name, row.kind, row.status_code)
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = [*key, 0, 0.0, [0] * bucket_count]
         seconds = row.duration_ns / 1e9
-        calls[key] += 1
-        sums[key] += seconds
-        buckets[key][bisect.bisect_left(BUCKETS, seconds)] += 1
+        entry[4] += 1
+        entry[5] += seconds
+        entry[6][bisect.bisect_left(BUCKETS, seconds)] += 1
+    return list(entries.values())
+
+
+def add_counts(totals: dict[Key, Entry], entries: list[Entry]) -> None:
+    """Sum queued entries into `totals`, per key."""
+    for service, name, kind, status, calls, seconds, buckets in entries:
+        key = (service, name, kind, status)
+        total = totals.get(key)
+        if total is None:
+            totals[key] = [service, name, kind, status, calls, seconds, list(buckets)]
+            continue
+        total[4] += calls
+        total[5] += seconds
+        total[6] = [a + b for a, b in zip(total[6], buckets, strict=True)]
+
+
+def span_metric_series(entries: list[Entry], at_ms: int) -> list[SeriesSamples]:
+    """The connector's series for summed entries, each an increment at `at_ms`."""
     out: list[SeriesSamples] = []
-    for key, count in calls.items():
-        service, name, kind, status = key
-        labels = {"service": service, "span_name": name, "span_kind": kind, "status_code": status}
-        out.append(_delta("traces_spanmetrics_calls_total", labels, count, at_ms))
-        out.append(_delta("traces_spanmetrics_duration_seconds_count", labels, count, at_ms))
-        out.append(_delta("traces_spanmetrics_duration_seconds_sum", labels, sums[key], at_ms))
-        cumulative = 0
-        for bound, in_bucket in zip((*BUCKETS, float("inf")), buckets[key], strict=True):
-            cumulative += in_bucket
-            le = "+Inf" if bound == float("inf") else format(bound, "g")
-            bucket_labels = {**labels, "le": le}
-            out.append(
-                _delta(
-                    "traces_spanmetrics_duration_seconds_bucket", bucket_labels, cumulative, at_ms
-                )
-            )
+    bounds = [format(bound, "g") for bound in BUCKETS] + ["+Inf"]
+    for service, name, kind, status, calls, seconds, buckets in entries:
+        labels = {
+            "service": service,
+            "span_name": name,
+            "span_kind": KIND_LABELS[kind],
+            "status_code": STATUS_LABELS[status],
+        }
+        out.append(_increment("traces_spanmetrics_calls_total", labels, calls, at_ms))
+        out.append(_increment("traces_spanmetrics_duration_seconds_count", labels, calls, at_ms))
+        out.append(_increment("traces_spanmetrics_duration_seconds_sum", labels, seconds, at_ms))
+        bucket = "traces_spanmetrics_duration_seconds_bucket"
+        for le, cumulative in zip(bounds, itertools.accumulate(buckets), strict=True):
+            out.append(_increment(bucket, {**labels, "le": le}, cumulative, at_ms))
     return out
 
 
+def _increment(metric: str, labels: dict[str, str], value: float, at_ms: int) -> SeriesSamples:
+    return SeriesSamples(metric, labels, [at_ms], [value], is_delta=True, counted_now=True)
+
+
 def record_span_metrics(rows: list[SpanRow]) -> None:
-    """Queue the increments of newly stored spans (call inside the spans' transaction)."""
-    if not rows:
-        return
-    increments = [
-        [series.name, series.labels, series.values[0]] for series in span_metric_series(rows, 0)
-    ]
-    SpanMetricsBatch.objects.create(increments=increments)
+    """Queue the counts of newly stored spans (call inside the spans' transaction)."""
+    if rows:
+        SpanMetricsBatch.objects.create(increments=span_metric_counts(rows))
 
 
 def fold_span_metrics(*, limit: int = 2_000) -> int:
-    """Add the queued increments to the metric store, once each: the batches are claimed with
-    SKIP LOCKED, summed per series, written and deleted in one transaction. Returns how many
+    """Add the queued counts to the metric store, once each: the batches are claimed with
+    SKIP LOCKED, summed per operation, written and deleted in one transaction. Returns how many
     batches were folded."""
     with transaction.atomic():
         batches = list(
@@ -90,16 +110,29 @@ def fold_span_metrics(*, limit: int = 2_000) -> int:
         )
         if not batches:
             return 0
-        totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
-        for _, increments in batches:
-            for name, labels, value in increments:
-                totals[(name, tuple(sorted(labels.items())))] += value
+        totals: dict[Key, Entry] = {}
+        old_format: list[list[Any]] = []
+        for _, entries in batches:
+            # Batches queued before the counts format hold [metric, {labels}, increment].
+            old_format += [entry for entry in entries if len(entry) == 3]
+            add_counts(totals, [entry for entry in entries if len(entry) != 3])
         at_ms = int(time.time() * 1000)
-        write_samples(
-            [
-                SeriesSamples(name, dict(labels), [at_ms], [value], is_delta=True, counted_now=True)
-                for (name, labels), value in totals.items()
-            ]
-        )
+        series = span_metric_series(list(totals.values()), at_ms)
+        if old_format:
+            series = _merged(series, old_format, at_ms)
+        write_samples(series)
         SpanMetricsBatch.objects.filter(id__in=[batch_id for batch_id, _ in batches]).delete()
     return len(batches)
+
+
+def _merged(
+    series: list[SeriesSamples], old_format: list[Entry], at_ms: int
+) -> list[SeriesSamples]:
+    """One increment per series: the new-format series plus the old-format increments."""
+    sums: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for one in series:
+        sums[(one.name, tuple(sorted(one.labels.items())))] = one.values[0]
+    for name, labels, value in old_format:
+        key = (name, tuple(sorted(labels.items())))
+        sums[key] = sums.get(key, 0) + value
+    return [_increment(name, dict(labels), value, at_ms) for (name, labels), value in sums.items()]

@@ -14,7 +14,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from coe_portal.accounts.services import api_token_create
 from metrics.storage.reader import Matcher, read_samples, select_series
 from metrics.traces.convert import MAX_VALUE_CHARS
-from metrics.traces.models import Span
+from metrics.traces.models import Span, SpanMetricsBatch
 from metrics.traces.span_metrics import fold_span_metrics
 
 URL = "/v1/traces"
@@ -176,3 +176,15 @@ def test_bad_requests_get_the_status_the_protocol_defines(client, token):
     assert response.status_code == 400
     assert "traceId 'zz' is not a hex string" in response.content.decode()
     assert client.post(URL, data=b"", content_type=PROTOBUF).status_code == 401
+
+
+def test_batches_queued_in_the_earlier_series_format_are_still_folded(db):
+    labels = {"service": "cart", "span_name": "GET /cart", "span_kind": "SPAN_KIND_SERVER",
+              "status_code": "STATUS_CODE_UNSET"}  # fmt: skip
+    SpanMetricsBatch.objects.create(increments=[["traces_spanmetrics_calls_total", labels, 4]])
+    SpanMetricsBatch.objects.create(
+        increments=[["cart", "GET /cart", 2, 0, 3, 0.009, [3] + [0] * 16]]
+    )
+    assert fold_span_metrics() == 2
+    assert total("traces_spanmetrics_calls_total", **labels) == 7
+    assert total("traces_spanmetrics_duration_seconds_bucket", le="0.002", **labels) == 3
