@@ -7,14 +7,16 @@ attributes, each body's spans under a resource per service, as a collector batch
 trace and span id is new. Spans/s count only 200 answers without rejected spans. The bodies are
 built before timing; the first body of each client is a warm-up (it creates the span metrics'
 series). Afterwards the stored spans must have grown by exactly the accepted ones.
-`traces.bytes_per_span_*`: growth of pg_total_relation_size('metrics_span') (heap, TOAST and
-indexes) per stored span, right after that intake and after VACUUM FULL.
+`traces.bytes_per_span_*`: growth of pg_total_relation_size of the span partitions (heap, TOAST
+and indexes) and of the resource table per stored span, right after that intake and after
+VACUUM FULL.
 `traces.fetch_1000.*`: one trace of 1 000 spans sent through /v1/traces, then
 `GET /api/v1/traces/<id>` by one client, 25 times after 2 warm-ups.
 `traces.search_5m.*`: the spans table topped up to 5 000 000 spans straight in PostgreSQL (not
 timed as search; the load time is a figure of its own), then `GET /api/v1/traces?service=…&
 min_duration=…&max_duration=…&start=…&end=…&limit=20` over 1 h windows, 25 times after 2
-warm-ups. The loaded spans are removed afterwards, the spans stored before them kept.
+warm-ups. The loaded spans are removed afterwards, the spans stored before them kept (copied
+aside before the load and put back).
 `python -m benchmarks.traces [intake] [fetch] [search]` runs them (all by default) alone.
 """
 
@@ -42,6 +44,7 @@ from psycopg.types.json import Jsonb
 from benchmarks.common import Figure, percentile_ms
 from benchmarks.load import LoadResult, send_all
 from benchmarks.session import Session, open_session
+from metrics.traces.resources import resource_key, resource_text
 
 TABLE = "metrics_span"
 CLIENTS = 8
@@ -310,33 +313,37 @@ def _trace_accepted(status: int, answer: bytes) -> bool:
 @dataclass(frozen=True)
 class SpanTable:
     spans: int
-    total: int  # pg_total_relation_size
+    total: int  # pg_total_relation_size of the span partitions and the resource table
     heap: int
     indexes: int
     toast: int
-    attributes: float  # mean pg_column_size of a row's attributes, resource
-    resource: float
+    resources: int  # the resource table, all of it
+    attributes: float  # mean pg_column_size of a row's attributes
 
 
 def span_table(database_url: str) -> SpanTable:
     with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT count(*), pg_total_relation_size(%(t)s::regclass),"
-            " pg_relation_size(%(t)s::regclass), pg_indexes_size(%(t)s::regclass),"
-            " coalesce(avg(pg_column_size(attributes)), 0),"
-            " coalesce(avg(pg_column_size(resource)), 0) FROM metrics_span",
-            {"t": TABLE},
+        sizes = conn.execute(
+            "SELECT sum(pg_total_relation_size(relid)), sum(pg_relation_size(relid)),"
+            " sum(pg_indexes_size(relid)) FROM pg_partition_tree(%s::regclass)",
+            [TABLE],
         ).fetchone()
+        row = conn.execute(
+            "SELECT count(*), coalesce(avg(pg_column_size(attributes)), 0) FROM metrics_span"
+        ).fetchone()
+        resources = conn.execute("SELECT pg_total_relation_size('metrics_spanresource')").fetchone()
+    assert sizes is not None
     assert row is not None
-    spans, total, heap, indexes, attributes, resource = row
+    assert resources is not None
+    total, heap, indexes = (int(size or 0) for size in sizes)
     return SpanTable(
-        spans=int(spans),
-        total=int(total),
-        heap=int(heap),
-        indexes=int(indexes),
-        toast=int(total) - int(heap) - int(indexes),
-        attributes=float(attributes),
-        resource=float(resource),
+        spans=int(row[0]),
+        total=total + int(resources[0]),
+        heap=heap,
+        indexes=indexes,
+        toast=total - heap - indexes,
+        resources=int(resources[0]),
+        attributes=float(row[1]),
     )
 
 
@@ -357,6 +364,7 @@ def _bytes_figure(name: str, when: str, before: SpanTable, after: SpanTable) -> 
             part("heap", after.heap, before.heap),
             part("indexes", after.indexes, before.indexes),
             part("TOAST", after.toast, before.toast),
+            part("resources", after.resources, before.resources),
         ]
     )
     return Figure(
@@ -364,7 +372,7 @@ def _bytes_figure(name: str, when: str, before: SpanTable, after: SpanTable) -> 
         growth / spans if spans else float("nan"),
         "bytes/span",
         f"{when}; {spans} spans; growth {growth / 1e6:.1f} MB: {parts}; a row's attributes "
-        f"{after.attributes:.0f} B and resource {after.resource:.0f} B (mean pg_column_size)",
+        f"{after.attributes:.0f} B (mean pg_column_size); each resource stored once a day",
     )
 
 
@@ -528,7 +536,7 @@ LOADED_RESOURCES = [
 # sigma 1: p95 about 100 ms, p99 about 200 ms); 10 % errors.
 LOAD_SQL = """
 INSERT INTO metrics_span (trace_id, span_id, parent_span_id, service, name, kind, start_ns,
-    duration_ns, status_code, status_message, attributes, resource, events, links, day, team_id)
+    duration_ns, status_code, status_message, attributes, resource_key, events, links, team_id)
 SELECT g.tid, substr(md5(g.tid || g.j), 1, 16),
     CASE WHEN g.j = 0 THEN '' ELSE substr(md5(g.tid || ((g.j - 1) / 2)), 1, 16) END,
     c.services[1 + g.svc], c.names[1 + g.svc * %(ops)s + mod(g.j, %(ops)s)],
@@ -536,10 +544,10 @@ SELECT g.tid, substr(md5(g.tid || g.j), 1, 16),
     g.st, g.dur, CASE WHEN g.err THEN 2 ELSE 0 END,
     CASE WHEN g.err THEN 'upstream answered 503' ELSE '' END,
     c.attrs[1 + mod(g.r, %(n_attrs)s)], c.resources[1 + g.svc], '[]'::jsonb, '[]'::jsonb,
-    g.st / %(day)s::bigint, %(team)s::bigint
+    %(team)s::bigint
 FROM (
     SELECT %(services)s::text[] AS services, %(names)s::text[] AS names,
-        %(attrs)s::jsonb[] AS attrs, %(resources)s::jsonb[] AS resources
+        %(attrs)s::jsonb[] AS attrs, %(resources)s::bigint[] AS resources
     OFFSET 0
 ) AS c, LATERAL (
     SELECT s.r, s.j, s.tid,
@@ -591,8 +599,10 @@ def _drop_index(conn: psycopg.Connection[Any], index: Index) -> None:
 
 
 def _create_index(conn: psycopg.Connection[Any], index: Index) -> None:
-    # The definition comes from the catalog, as PostgreSQL itself writes it.
-    definition = sql.SQL(cast(LiteralString, index.definition))
+    # The definition comes from the catalog, as PostgreSQL itself writes it; a partitioned
+    # table's index reads "ON ONLY", which would leave out the partitions.
+    text = index.definition.replace(" ON ONLY ", " ON ", 1)
+    definition = sql.SQL(cast(LiteralString, text))
     if index.constraint:
         conn.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
@@ -635,7 +645,6 @@ def _create_indexes(database_url: str, indexes: list[Index], connections: int = 
 
 @dataclass(frozen=True)
 class Loaded:
-    first_id: int  # rows with a larger id were loaded
     rows: int
     insert_s: float
     index_s: float
@@ -644,25 +653,52 @@ class Loaded:
     end_ns: int
 
 
-def last_span_id(database_url: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute("SELECT coalesce(max(id), 0) FROM metrics_span").fetchone()
-    return int(row[0]) if row else 0
+KEPT = ("bench_kept_spans", "metrics_span"), ("bench_kept_resources", "metrics_spanresource")
 
 
-def load_spans(database_url: str, rows: int, end_ns: int, first_id: int) -> Loaded:
+def set_stored_aside(database_url: str) -> None:
+    """Copy the spans and resources stored so far aside (remove_loaded puts them back)."""
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        for kept, table in KEPT:
+            conn.execute(
+                sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
+                    sql.Identifier(kept), sql.Identifier(table)
+                )
+            )
+
+
+def load_spans(session: Session, rows: int, end_ns: int) -> Loaded:
     """`rows` spans over the 7 days before end_ns, written by INSERT … SELECT generate_series
-    with the secondary indexes dropped and rebuilt after (as PostgreSQL's "Populating a
-    Database" advises), then VACUUM ANALYZE (autovacuum may be off; it would come soon)."""
+    into the day partitions (made first, by the portal's own code) with the secondary indexes
+    dropped and rebuilt after (as PostgreSQL's "Populating a Database" advises), then VACUUM
+    ANALYZE (autovacuum may be off; it would come soon)."""
     first_ns = end_ns - 7 * NANOS_PER_DAY
+    first_day, last_day = first_ns // NANOS_PER_DAY, end_ns // NANOS_PER_DAY
+    session.shell(
+        "from metrics.traces.partitions import ensure_span_partitions; "
+        f"ensure_span_partitions(range({first_day}, {last_day + 1}))"
+    )
     traces = -(-rows // LOADED_SPANS_PER_TRACE)
     names = [
         f"{service} op{i}" if i else f"{service} GET /api/{service}/{{id}}"
         for service in SEARCH_SERVICES
         for i in range(OPERATIONS_PER_SERVICE)
     ]
+    texts = [resource_text(resource) for resource in LOADED_RESOURCES]
+    keys = [resource_key(text) for text in texts]
+    database_url = session.database_url
     with psycopg.connect(database_url, autocommit=True) as conn:
         team_row = conn.execute("SELECT id FROM accounts_team WHERE name = 'platform'").fetchone()
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO metrics_spanresource (key, day, attributes) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [
+                    (key, day, text)
+                    for key, text in zip(keys, texts, strict=True)
+                    for day in range(first_day, last_day + 1)
+                ],
+            )
         indexes = _secondary_indexes(conn)
         began = time.perf_counter()
         for index in indexes:
@@ -673,12 +709,11 @@ def load_spans(database_url: str, rows: int, end_ns: int, first_id: int) -> Load
                 {
                     "ops": OPERATIONS_PER_SERVICE,
                     "n_attrs": len(LOADED_ATTRIBUTES),
-                    "day": NANOS_PER_DAY,
                     "team": team_row[0] if team_row else None,
                     "services": list(SEARCH_SERVICES),
                     "names": names,
                     "attrs": [Jsonb(a) for a in LOADED_ATTRIBUTES],
-                    "resources": [Jsonb(r) for r in LOADED_RESOURCES],
+                    "resources": keys,
                     "first": first_ns,
                     "step": (end_ns - first_ns) // traces,
                     "seed": LOAD_SEED,
@@ -695,7 +730,6 @@ def load_spans(database_url: str, rows: int, end_ns: int, first_id: int) -> Load
         conn.execute("VACUUM ANALYZE metrics_span")
         vacuumed = time.perf_counter()
     return Loaded(
-        first_id=first_id,
         rows=rows,
         insert_s=inserted - began,
         index_s=indexed - inserted,
@@ -705,17 +739,18 @@ def load_spans(database_url: str, rows: int, end_ns: int, first_id: int) -> Load
     )
 
 
-def remove_loaded(database_url: str, first_id: int) -> None:
-    """Back to the spans stored before the load: TRUNCATE and put those back (a DELETE of
-    millions of rows would leave the table that large, full of dead rows)."""
+def remove_loaded(database_url: str) -> None:
+    """Back to the spans and resources set aside before the load: TRUNCATE and put those back
+    (a DELETE of millions of rows would leave the table that large, full of dead rows)."""
     with psycopg.connect(database_url) as conn, conn.transaction():
-        conn.execute(
-            "CREATE TEMP TABLE kept_spans ON COMMIT DROP AS"
-            " SELECT * FROM metrics_span WHERE id <= %s",
-            [first_id],
-        )
-        conn.execute("TRUNCATE metrics_span")
-        conn.execute("INSERT INTO metrics_span SELECT * FROM kept_spans")
+        for kept, table in KEPT:
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
+            conn.execute(
+                sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+                    sql.Identifier(table), sql.Identifier(kept)
+                )
+            )
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(kept)))
     _vacuum(database_url, "VACUUM ANALYZE")
 
 
@@ -747,15 +782,15 @@ def trace_search_5m(session: Session) -> list[Figure]:
     """traces.search_5m.*: trace search over 5 000 000 stored spans."""
     before = span_table(session.database_url).spans
     rows = max(SEARCH_SPANS - before, 0)
-    first_id = last_span_id(session.database_url)
+    set_stored_aside(session.database_url)
     try:
-        loaded = load_spans(session.database_url, rows, time.time_ns(), first_id)
+        loaded = load_spans(session, rows, time.time_ns())
         held = span_table(session.database_url)
         paths = search_paths(loaded, WARM_UPS + TIMED)
         latencies, answers = _timed_gets(session, paths)
         found = [len(_api_data(answer, path)) for answer, path in zip(answers, paths, strict=True)]
     finally:
-        remove_loaded(session.database_url, first_id)
+        remove_loaded(session.database_url)
     left = span_table(session.database_url).spans
     if left != before:
         raise AssertionError(f"{left} spans left after removing the loaded ones, not {before}")

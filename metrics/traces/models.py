@@ -1,5 +1,9 @@
-"""Stored spans. A span is identified by (trace id, span id): storing the same span again does
-nothing, so an exporter's retry never duplicates it. Times are Unix nanoseconds, as in OTLP."""
+"""Stored spans. A span is identified by (trace id, span id, start): storing the same span again
+does nothing, so an exporter's retry never duplicates it. Times are Unix nanoseconds, as in OTLP.
+
+On PostgreSQL the span table is partitioned by UTC day of the start (see
+`metrics.traces.partitions`): retention drops whole days, and the start is part of the key
+because a partitioned table's key must hold the partition column."""
 
 from __future__ import annotations
 
@@ -24,8 +28,8 @@ class Span(models.Model):
         OK = 1, "ok"
         ERROR = 2, "error"
 
-    id = models.BigAutoField(primary_key=True)
-    # Found by the unique (trace_id, span_id) index, whose first column it is.
+    # The key's first column finds a whole trace.
+    pk = models.CompositePrimaryKey("trace_id", "span_id", "start_ns")
     trace_id = models.CharField(max_length=32, help_text="32 hex digits.")
     span_id = models.CharField(max_length=16, help_text="16 hex digits.")
     parent_span_id = models.CharField(max_length=16, blank=True)
@@ -37,21 +41,20 @@ class Span(models.Model):
     status_code = models.SmallIntegerField(choices=StatusCode.choices, default=StatusCode.UNSET)
     status_message = models.TextField(blank=True)
     attributes = models.JSONField(default=dict, blank=True)
-    resource = models.JSONField(default=dict, blank=True)
+    # The SpanResource's key: the resource is stored once, not on every span.
+    resource_key = models.BigIntegerField(default=0)
     events = models.JSONField(default=list, blank=True)
     links = models.JSONField(default=list, blank=True)
-    # The UTC day of the start (retention drops whole days, found through the start index).
-    day = models.IntegerField()
+    # The token's team, kept as a record: no constraint or index to maintain on every insert.
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["trace_id", "span_id"], name="span_unique_id")
-        ]
         indexes = [
             models.Index(fields=["service", "start_ns"], name="span_service_start"),
+            # A BRIN index on PostgreSQL (spans arrive roughly in start order), a B-tree on SQLite.
             models.Index(fields=["start_ns"], name="span_start"),
         ]
 
@@ -61,6 +64,20 @@ class Span(models.Model):
     @property
     def end_ns(self) -> int:
         return self.start_ns + self.duration_ns
+
+
+class SpanResource(models.Model):
+    """A resource spans came from (service.name, host, SDK, ...), stored once for each UTC day
+    it has spans on, so that retention removes it with the last of them. `key` is a hash of
+    the attributes (`metrics.traces.store.resource_key`)."""
+
+    pk = models.CompositePrimaryKey("key", "day")
+    key = models.BigIntegerField()
+    day = models.IntegerField()
+    attributes = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"{self.attributes.get('service.name', 'resource')} ({self.key:x}, day {self.day})"
 
 
 class SpanMetricsBatch(models.Model):

@@ -20,7 +20,7 @@ from django.db.models import Count, Q, TextField
 from django.db.models.expressions import Func
 from django.db.models.lookups import Exact
 
-from metrics.traces.models import Span
+from metrics.traces.models import Span, SpanResource
 
 # Matching spans fetched per wanted trace in the first round of a search: one trace often has
 # several matching spans (every span of a service, say), and a second round costs another query.
@@ -78,6 +78,13 @@ class GraphEdge:
 def trace_spans(trace_id: str) -> list[Span]:
     """Every stored span of the trace, by start time (then span id)."""
     return list(Span.objects.filter(trace_id=trace_id.lower()).order_by("start_ns", "span_id"))
+
+
+def span_resources(spans: list[Span]) -> dict[int, dict[str, Any]]:
+    """The resources of these spans, by key."""
+    keys = {span.resource_key for span in spans}
+    found = SpanResource.objects.filter(key__in=keys).values_list("key", "attributes")
+    return dict(found)
 
 
 # --- search -------------------------------------------------------------------------------
@@ -259,8 +266,8 @@ def service_graph(start_ns: int, end_ns: int) -> tuple[list[GraphNode], list[Gra
         Span.objects.filter(start_ns__gte=start_ns, start_ns__lt=end_ns)
         .values("service")
         .annotate(
-            requests=Count("id", filter=Q(kind__in=entry_kinds)),
-            errors=Count("id", filter=Q(kind__in=entry_kinds, status_code=ERROR)),
+            requests=Count("span_id", filter=Q(kind__in=entry_kinds)),
+            errors=Count("span_id", filter=Q(kind__in=entry_kinds, status_code=ERROR)),
         )
         .order_by()
     )
@@ -313,7 +320,9 @@ def _critical_path(root: Span, children: dict[str, list[Span]]) -> list[str]:
     return path
 
 
-def waterfall(spans: list[Span]) -> dict[str, Any]:
+def waterfall(
+    spans: list[Span], resources: dict[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The trace page's data: rows in depth-first order (parent before children, siblings by
     start), each {span_id, parent_span_id, depth, service, name, kind, start_offset_ns,
     duration_ns, error, status_message, attributes, resource, events, links, missing_parent,
@@ -374,7 +383,7 @@ def waterfall(spans: list[Span]) -> dict[str, Any]:
                     "error": span.status_code == ERROR,
                     "status_message": span.status_message,
                     "attributes": span.attributes,
-                    "resource": span.resource,
+                    "resource": (resources or {}).get(span.resource_key, {}),
                     "events": span.events,
                     "links": span.links,
                     "missing_parent": bool(span.parent_span_id)

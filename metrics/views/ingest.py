@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_POST
 from google.protobuf.message import DecodeError, Message
@@ -40,7 +40,6 @@ from metrics.ingest.otlp_metrics import convert_metrics_request
 from metrics.ingest.remote_write import parse_write_request
 from metrics.storage.writer import write_samples
 from metrics.traces.convert import convert_trace_request
-from metrics.traces.span_metrics import record_span_metrics
 from metrics.traces.store import store_spans
 
 logger = logging.getLogger(__name__)
@@ -173,8 +172,7 @@ def otlp_traces(request: HttpRequest) -> HttpResponse:
     export = read_otlp(request, ExportTraceServiceRequest())
     conversion = convert_trace_request(export)
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
-    with transaction.atomic():
-        record_span_metrics(store_spans(conversion.rows, team=token.team))
+    store_spans(conversion.rows, team=token.team)
     response = ExportTraceServiceResponse()
     message = conversion.error_message()
     if conversion.rejected or message:

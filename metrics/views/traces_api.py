@@ -60,9 +60,10 @@ KINDS = dict(Span.Kind.choices)
 STATUS_CODES = dict(Span.StatusCode.choices)
 _DOCUMENT_SQL = (
     "SELECT span_id, parent_span_id, service, name, kind, start_ns, duration_ns, status_code, "
-    "status_message, CAST(attributes AS TEXT), CAST(resource AS TEXT), CAST(events AS TEXT), "
+    "status_message, CAST(attributes AS TEXT), resource_key, CAST(events AS TEXT), "
     "CAST(links AS TEXT) FROM metrics_span WHERE trace_id = %s ORDER BY start_ns, span_id"
 )
+_RESOURCES_SQL = "SELECT key, CAST(attributes AS TEXT) FROM metrics_spanresource WHERE key IN "
 
 
 def trace_document(trace_id: str) -> bytes | None:
@@ -72,12 +73,15 @@ def trace_document(trace_id: str) -> bytes | None:
     with connection.cursor() as cursor:
         cursor.execute(_DOCUMENT_SQL, [trace_id])
         rows = cursor.fetchall()
-    if not rows:
-        return None
+        if not rows:
+            return None
+        keys = sorted({row[10] for row in rows})
+        cursor.execute(_RESOURCES_SQL + "(" + ", ".join(["%s"] * len(keys)) + ")", keys)
+        resources = dict(cursor.fetchall())
     spans = []
     for row in rows:
         span_id, parent, service, name, kind, start, duration, code, message = row[:9]
-        attributes, resource, events, links = row[9:]
+        attributes, key, events, links = row[9:]
         head = json.dumps({
             "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent,
             "service": service, "name": name, "kind": KINDS[kind],
@@ -86,7 +90,7 @@ def trace_document(trace_id: str) -> bytes | None:
             "status": {"code": STATUS_CODES[code], "message": message},
         })  # fmt: skip
         spans.append(
-            f'{head[:-1]}, "attributes": {attributes}, "resource": {resource}, '
+            f'{head[:-1]}, "attributes": {attributes}, "resource": {resources.get(key, "{}")}, '
             f'"events": {events}, "links": {links}}}'
         )
     trace = json.dumps(trace_id)

@@ -33,6 +33,7 @@ from metrics.traces.page_forms import (
 from metrics.traces.queries import (
     TraceSummary,
     search_traces,
+    span_resources,
     trace_spans,
     waterfall,
 )
@@ -110,7 +111,7 @@ def trace_page_data(trace_id: str) -> dict[str, Any]:
     spans = trace_spans(trace_id)
     if not spans:
         raise Http404(f"No span of trace {trace_id} is stored.")
-    data = waterfall(spans)
+    data = waterfall(spans, span_resources(spans))
     trace_start = int(data["start_ns"])
     rows = []
     for row in data["rows"]:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from metrics.traces.models import NANOS_PER_DAY, Span
+from metrics.traces.models import Span
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,6 @@ def big_trace(trace_id: str, start_ns: int) -> list[Span]:
                 name=name,
                 start_ns=start_ns + int(at_ms * MS),
                 duration_ns=int(ms * MS),
-                day=start_ns // NANOS_PER_DAY,
                 kind=fields.pop("kind", Span.Kind.SERVER),
                 **fields,
             )
@@ -110,7 +109,7 @@ def test_search_draws_the_scatter_and_the_table_opens_a_trace(page, portal_serve
         [
             Span(trace_id=f"{n:032x}", span_id="0000000000000001", service="cart",
                  name="GET /cart", kind=Span.Kind.SERVER, start_ns=now - n * 60 * 10**9,
-                 duration_ns=n * 10 * MS, day=now // NANOS_PER_DAY,
+                 duration_ns=n * 10 * MS,
                  status_code=Span.StatusCode.ERROR if n == 3 else Span.StatusCode.UNSET)
             for n in range(1, 6)
         ]
@@ -162,11 +161,10 @@ def test_the_service_map_draws_and_leads_to_a_red_dashboard(page, portal_server,
     Span.objects.bulk_create(
         [
             Span(trace_id=trace, span_id="0000000000000001", service="frontend", name="GET /",
-                 kind=Span.Kind.SERVER, start_ns=now, duration_ns=50 * MS,
-                 day=now // NANOS_PER_DAY),
+                 kind=Span.Kind.SERVER, start_ns=now, duration_ns=50 * MS),
             Span(trace_id=trace, span_id="0000000000000002", parent_span_id="0000000000000001",
                  service="cart", name="GET /cart", kind=Span.Kind.SERVER, start_ns=now + MS,
-                 duration_ns=20 * MS, day=now // NANOS_PER_DAY,
+                 duration_ns=20 * MS,
                  status_code=Span.StatusCode.ERROR),
         ]
     )  # fmt: skip

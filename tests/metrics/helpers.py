@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import cramjam
 
 from metrics.ingest.remote_write_proto import WriteRequest
@@ -18,3 +20,13 @@ def write_request(series: list[tuple[dict[str, str], list[tuple[int, float]]]]) 
 
 def snappy(payload: bytes) -> bytes:
     return bytes(cramjam.snappy.compress_raw(payload))
+
+
+def stored_resource(resource: dict[str, Any], day: int) -> int:
+    """Store a span resource for the day, as the intake does; returns its key for Span rows."""
+    from metrics.traces.models import SpanResource
+    from metrics.traces.resources import resource_key, resource_text
+
+    key = resource_key(resource_text(resource))
+    SpanResource.objects.get_or_create(key=key, day=day, defaults={"attributes": resource})
+    return key

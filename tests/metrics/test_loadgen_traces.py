@@ -27,7 +27,7 @@ from metrics.loadgen.journeys import (
 from metrics.loadgen.live import run_live
 from metrics.loadgen.shop import SERVICES, daily_factor, parse_incident
 from metrics.loadgen.traces import ShopTracing
-from metrics.traces.models import Span
+from metrics.traces.models import Span, SpanResource
 
 START_NS = 1_764_000_000_000_000_000  # 2025-11-24 16:00 UTC
 START_MS = START_NS // 1_000_000
@@ -311,5 +311,7 @@ def test_traces_reach_the_portal_over_otlp_http(live_server, org):
         s for s in stored if stored_key(s) == ("payments", "POST /payments/authorize", SERVER)
     ]
     assert [event["name"] for event in payments.events] == ["exception"]
-    assert payments.resource["service.name"] == "payments"
+    resource = SpanResource.objects.filter(key=payments.resource_key).first()
+    assert resource is not None
+    assert resource.attributes["service.name"] == "payments"
     assert payments.start_ns == next(s.start_ns for s in root.walk() if s.service == "payments")

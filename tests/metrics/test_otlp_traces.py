@@ -14,7 +14,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from coe_portal.accounts.services import api_token_create
 from metrics.storage.reader import Matcher, read_samples, select_series
 from metrics.traces.convert import MAX_VALUE_CHARS
-from metrics.traces.models import Span, SpanMetricsBatch
+from metrics.traces.models import NANOS_PER_DAY, Span, SpanMetricsBatch, SpanResource
 from metrics.traces.span_metrics import fold_span_metrics
 
 URL = "/v1/traces"
@@ -85,7 +85,8 @@ def test_spans_are_stored_with_hex_ids_and_their_service(client, token):
         20_000_000, 2, "timeout",
     )  # fmt: skip
     assert stored.attributes == {"db.rows": 3}
-    assert stored.resource == {"service.name": "cart"}
+    resource = SpanResource.objects.get(key=stored.resource_key)
+    assert (resource.attributes, resource.day) == ({"service.name": "cart"}, START // NANOS_PER_DAY)
     assert stored.events == [{"time_ns": START + 5, "name": "retry", "attributes": {}}]
     assert stored.team.name == "checkout"
 

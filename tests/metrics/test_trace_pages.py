@@ -14,6 +14,7 @@ from metrics.storage.writer import SeriesSamples, write_samples
 from metrics.traces.models import NANOS_PER_DAY, Span
 from metrics.traces.page_forms import format_duration, parse_duration, parse_tags, promql_string
 from metrics.views.service_pages import layered_layout, service_red_data
+from tests.metrics.helpers import stored_resource
 
 START = 1_764_000_000_000_000_000  # 2025-11-24 16:00:00 UTC, in ns
 MS = 1_000_000
@@ -30,7 +31,8 @@ def span(trace_id: str, span_id: str, *, at_ms: float, ms: float, **fields) -> S
         service=fields.pop("service", "cart"), name=fields.pop("name", "GET /cart"),
         kind=fields.pop("kind", Span.Kind.SERVER), start_ns=start, duration_ns=int(ms * MS),
         status_code=Span.StatusCode.ERROR if fields.pop("error", False) else Span.StatusCode.UNSET,
-        day=start // NANOS_PER_DAY, **fields,
+        resource_key=stored_resource(fields.pop("resource", {}), start // NANOS_PER_DAY),
+        **fields,
     )  # fmt: skip
 
 
@@ -196,9 +198,9 @@ def test_a_preset_range_ends_now(logged_in, org):
     Span.objects.bulk_create(
         [
             Span(trace_id=recent, span_id="0000000000000001", service="cart", name="GET /",
-                 start_ns=now - 5 * 60 * 10**9, duration_ns=MS, day=now // NANOS_PER_DAY),
+                 start_ns=now - 5 * 60 * 10**9, duration_ns=MS),
             Span(trace_id=old, span_id="0000000000000001", service="cart", name="GET /",
-                 start_ns=now - 30 * 60 * 10**9, duration_ns=MS, day=now // NANOS_PER_DAY),
+                 start_ns=now - 30 * 60 * 10**9, duration_ns=MS),
         ]
     )  # fmt: skip
     found = {

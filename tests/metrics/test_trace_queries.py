@@ -13,9 +13,11 @@ from metrics.traces.queries import (
     nearest_rank,
     search_traces,
     service_graph,
+    span_resources,
     trace_spans,
     waterfall,
 )
+from tests.metrics.helpers import stored_resource
 
 START = 1_764_000_000_000_000_000  # 2025-11-24 16:00 UTC, in ns
 MS = 1_000_000
@@ -35,8 +37,8 @@ def add(trace_id: str, span_id: str, service: str, name: str, start_ms: float, m
     return Span.objects.create(
         trace_id=trace_id, span_id=span_id, parent_span_id=parent, service=service, name=name,
         kind=kind, start_ns=start, duration_ns=round(ms * MS), status_code=status,
-        status_message=message, attributes=attributes, resource={"service.name": service},
-        day=start // NANOS_PER_DAY,
+        status_message=message, attributes=attributes,
+        resource_key=stored_resource({"service.name": service}, start // NANOS_PER_DAY),
     )  # fmt: skip
 
 
@@ -77,7 +79,8 @@ def search(**fields: object) -> list[str]:
 @pytest.mark.django_db
 def test_the_waterfall_is_depth_first_with_offsets_and_marks():
     checkout_trace()
-    data = waterfall(trace_spans(CHECKOUT))
+    spans = trace_spans(CHECKOUT)
+    data = waterfall(spans, span_resources(spans))
     rows = [
         (row["span_id"][0], row["depth"], row["start_offset_ns"] // MS, row["duration_ns"] // MS,
          row["kind"], row["missing_parent"], row["skew_ns"], row["critical"], row["error"])
