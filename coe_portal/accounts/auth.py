@@ -73,6 +73,8 @@ class BearerTokenAuthentication:
     @staticmethod
     def _touch(token: ApiToken) -> None:
         now = timezone.now()
+        if token.last_used_at is not None and token.last_used_at >= now - LAST_USED_RESOLUTION:
+            return  # as read with the token: recent enough, no statement needed
         stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
         if ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=now):
             token.last_used_at = now
