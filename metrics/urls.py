@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/write", ingest.remote_write, name="remote-write"),
     path("v1/metrics", ingest.otlp_metrics, name="otlp-metrics"),
     path("v1/traces", ingest.otlp_traces, name="otlp-traces"),
+    path("api/v2/spans", ingest.zipkin_spans, name="zipkin-spans"),
     path("api/v1/alertmanager", ingest.alertmanager_webhook, name="alertmanager-webhook"),
     path("explore/", explorer.explorer, name="explorer"),
     path("explore/data", explorer.explorer_data, name="explorer-data"),

@@ -41,6 +41,7 @@ from metrics.ingest.remote_write import parse_write_request
 from metrics.storage.writer import write_samples
 from metrics.traces.convert import convert_trace_request
 from metrics.traces.store import store_spans
+from metrics.traces.zipkin import ZipkinError, convert_zipkin_spans
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_DATABASE = 5
@@ -179,6 +180,33 @@ def otlp_traces(request: HttpRequest) -> HttpResponse:
         response.partial_success.rejected_spans = conversion.rejected
         response.partial_success.error_message = message
     return otlp_answer(request, response)
+
+
+# Zipkin v2 ----------------------------------------------------------------------------------
+
+
+@require_POST
+@intake(lambda request, error: plain_error(error))
+@token_required("ingest")
+def zipkin_spans(request: HttpRequest) -> HttpResponse:
+    """Zipkin's span intake: a JSON array of v2 spans; 202 once stored, 400 (naming the
+    problems, nothing stored) when any span cannot be read, as Zipkin's server answers."""
+    require_media_type(request, ("application/json",))
+    payload = decode_content_encoding(request, read_raw_body(request))
+    try:
+        document = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise malformed(f"the body is not valid JSON: {exc}") from None
+    try:
+        conversion = convert_zipkin_spans(document)
+    except ZipkinError as exc:
+        raise malformed(str(exc)) from None
+    token: ApiToken = request.api_token  # type: ignore[attr-defined]
+    store_spans(conversion.rows, team=token.team)
+    response = HttpResponse(status=202, content_type="text/plain")
+    if conversion.truncated:
+        response.content = conversion.error_message().replace("attributes", "tags") + "\n"
+    return response
 
 
 # Alertmanager webhook ------------------------------------------------------------------------

@@ -208,3 +208,35 @@ def test_the_javascript_otlp_json_trace_exporter_is_stored(portal):
         ["web-frontend", "GET /api/cart", 3, 2],
     ]
     assert rows[1][5] == {"http.response.status_code": 503}
+
+
+def test_the_sdk_zipkin_json_exporter_is_stored(portal):
+    """OpenTelemetry's Zipkin exporter (Zipkin v2 JSON, `"kind": null` for internal spans),
+    pointed at /api/v2/spans with the token on its HTTP session."""
+    import requests
+    from opentelemetry.exporter.zipkin.json import ZipkinExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {portal.token}"
+    exporter = ZipkinExporter(endpoint=f"{portal.base_url}/api/v2/spans", session=session)
+    provider = TracerProvider(resource=Resource.create({"service.name": "inventory"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("shop")
+    with (
+        tracer.start_as_current_span("GET /stock", kind=SpanKind.SERVER) as parent,
+        tracer.start_as_current_span("recount") as child,
+    ):
+        child.set_attribute("sku", "A-17")
+        child.set_status(Status(StatusCode.ERROR, "shelf missing"))
+    provider.shutdown()
+    trace_id = format(parent.get_span_context().trace_id, "032x")
+    parent_id = format(parent.get_span_context().span_id, "016x")
+    rows = spans_of(portal, trace_id)
+    assert [row[:5] for row in rows] == [
+        ["inventory", "GET /stock", 2, 0, ""],
+        ["inventory", "recount", 1, 2, parent_id],
+    ]
+    assert rows[1][5]["sku"] == "A-17"
