@@ -4,6 +4,7 @@ for the response's `partial_success`; oversized attributes are cut to size and s
 from __future__ import annotations
 
 import base64
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,10 @@ def _value(value: AnyValue, cut: _Cut, depth: int = 0) -> Any:
             cut.cut = True
             return text[:MAX_VALUE_CHARS]
         return text
+    if kind == "double_value":
+        number = value.double_value
+        # JSON has no NaN or infinities: kept as OTLP's JSON writes them.
+        return number if math.isfinite(number) else _NON_FINITE[str(number)]
     if kind in _PLAIN:
         return getattr(value, kind)
     if kind == "bytes_value":
@@ -99,7 +104,8 @@ def _value(value: AnyValue, cut: _Cut, depth: int = 0) -> Any:
     return None
 
 
-_PLAIN = frozenset({"bool_value", "int_value", "double_value"})
+_PLAIN = frozenset({"bool_value", "int_value"})
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def _attributes(pairs: Any, cut: _Cut, depth: int = 0) -> dict[str, Any]:

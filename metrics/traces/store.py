@@ -4,8 +4,9 @@ each) and their span metric counts are written in one transaction."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
+import orjson
 from django.db import connection, transaction
 
 from coe_portal.accounts.models import Team
@@ -96,7 +97,10 @@ def _copy_insert(
     multi-row VALUES list."""
     team_id = team.pk if team is not None else None
     columns = ", ".join(COLUMNS)
-    dumps = json.dumps
+
+    def dumps(value: Any) -> str:  # orjson: several times faster than json on every span
+        return orjson.dumps(value).decode()
+
     with connection.cursor() as cursor:
         cursor.execute(INCOMING)
         with cursor.cursor.copy(f"COPY span_incoming ({columns}) FROM STDIN") as copy:

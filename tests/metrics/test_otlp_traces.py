@@ -189,3 +189,13 @@ def test_batches_queued_in_the_earlier_series_format_are_still_folded(db):
     assert fold_span_metrics() == 2
     assert total("traces_spanmetrics_calls_total", **labels) == 7
     assert total("traces_spanmetrics_duration_seconds_bucket", le="0.002", **labels) == 3
+
+
+def test_non_finite_doubles_are_kept_as_otlp_json_writes_them(client, token):
+    odd = span("0000000000000009")
+    for key, number in (("ratio", float("nan")), ("limit", float("inf")), ("x", 0.5)):
+        attribute = odd.attributes.add()
+        attribute.key, attribute.value.double_value = key, number
+    result = answer(post(client, token, request_with(odd)))
+    assert not result.HasField("partial_success")
+    assert Span.objects.get().attributes == {"ratio": "NaN", "limit": "Infinity", "x": 0.5}
