@@ -49,7 +49,7 @@ from metrics.traces.resources import resource_key, resource_text
 TABLE = "metrics_span"
 CLIENTS = 8
 SPANS_PER_REQUEST = 512
-REQUESTS_PER_CLIENT = 120  # 8 x 120 x 512 spans: more than 15 s at the target rate
+REQUESTS_PER_CLIENT = 160  # 8 x 160 x 512 spans: more than 15 s at 40 000 spans/s
 SECONDS = 15.0
 INTAKE_TARGET = 30_000
 BODY_SPACING_NS = 3 * 10**9  # each body's traces start 3 s after the previous body's
