@@ -31,12 +31,15 @@ def deliveries_for_change(
     own choice, else all of the team's), and have them sent once the transaction commits."""
     from metrics.notify.silences import active_silence
 
+    # Only the owning team's channels, even when an alarm names its own.
+    found = NotificationChannel.objects.filter(enabled=True, team_id=team_id)
+    if channel_ids:
+        found = found.filter(pk__in=channel_ids)
+    channels = list(found)
+    if not channels:
+        return []
     silence = active_silence(alarm_id=change.alarm_id, slo_id=change.slo_id, at=change.at)
     created = []
-    # Only the owning team's channels, even when an alarm names its own.
-    channels = NotificationChannel.objects.filter(enabled=True, team_id=team_id)
-    if channel_ids:
-        channels = channels.filter(pk__in=channel_ids)
     for channel in channels:
         delivery, was_created = Delivery.objects.get_or_create(
             idempotency_key=f"{change.key}:channel:{channel.pk}",
