@@ -52,6 +52,8 @@ class Conversion:
     rejected: int = 0
     problems: Counter[str] = field(default_factory=Counter)
     truncated: int = 0
+    # What the format calls a span's attributes, for the messages ("tags" in Zipkin).
+    attributes_are: str = "attributes"
 
     def reject(self, reason: str) -> None:
         self.rejected += 1
@@ -61,8 +63,9 @@ class Conversion:
         parts = [f"{count} span(s): {reason}" for reason, count in self.problems.most_common()]
         if self.truncated:
             parts.append(
-                f"{self.truncated} span(s) kept with attributes, events or links cut to the "
-                f"limits ({MAX_ATTRIBUTES} attributes, {MAX_VALUE_CHARS} characters a value, "
+                f"{self.truncated} span(s) kept with {self.attributes_are}, events or links cut to "
+                f"the limits ({MAX_ATTRIBUTES} {self.attributes_are}, {MAX_VALUE_CHARS} "
+                "characters a value, "
                 f"{MAX_EVENTS} events, {MAX_LINKS} links)"
             )
         return "; ".join(parts)

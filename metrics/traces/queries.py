@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -80,11 +81,15 @@ def trace_spans(trace_id: str) -> list[Span]:
     return list(Span.objects.filter(trace_id=trace_id.lower()).order_by("start_ns", "span_id"))
 
 
+def resources_by_key(keys: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The stored resources with these keys (a resource's attributes are the same every day)."""
+    found = SpanResource.objects.filter(key__in=set(keys)).values_list("key", "attributes")
+    return dict(found)
+
+
 def span_resources(spans: list[Span]) -> dict[int, dict[str, Any]]:
     """The resources of these spans, by key."""
-    keys = {span.resource_key for span in spans}
-    found = SpanResource.objects.filter(key__in=keys).values_list("key", "attributes")
-    return dict(found)
+    return resources_by_key(span.resource_key for span in spans)
 
 
 # --- search -------------------------------------------------------------------------------

@@ -39,13 +39,19 @@ def enforce_trace_retention(*, now_ns: int | None = None) -> int:
 
 
 def _delete_spans_before(cutoff_ns: int) -> int:
-    """Bounded deletes (of the default partition's rows, on PostgreSQL)."""
+    """Bounded deletes (of the default partition's rows, on PostgreSQL): up to the start of the
+    DELETE_BATCH-th oldest span at a time."""
     deleted = 0
     while True:
-        old = Span.objects.filter(start_ns__lt=cutoff_ns).order_by("start_ns")
-        keys = list(old.values_list("trace_id", "span_id", "start_ns")[:DELETE_BATCH])
-        if not keys:
-            return deleted
-        batch_end = keys[-1][2]
-        count, _ = Span.objects.filter(start_ns__lt=cutoff_ns, start_ns__lte=batch_end).delete()
+        old = Span.objects.filter(start_ns__lt=cutoff_ns)
+        boundary = list(
+            old.order_by("start_ns").values_list("start_ns", flat=True)[
+                DELETE_BATCH - 1 : DELETE_BATCH
+            ]
+        )
+        if boundary:
+            old = old.filter(start_ns__lte=boundary[0])
+        count, _ = old.delete()
         deleted += count
+        if not boundary:
+            return deleted

@@ -47,7 +47,7 @@ class ZipkinError(ValueError):
 def convert_zipkin_spans(document: Any) -> Conversion:
     if not isinstance(document, list):
         raise ZipkinError("the body must be a JSON array of Zipkin v2 spans")
-    result = Conversion()
+    result = Conversion(attributes_are="tags")
     problems: list[str] = []
     resources: dict[str, dict[str, Any]] = {}  # spans of one service share a resource dict
     for index, span in enumerate(document):

@@ -205,7 +205,7 @@ def zipkin_spans(request: HttpRequest) -> HttpResponse:
     store_spans(conversion.rows, team=token.team)
     response = HttpResponse(status=202, content_type="text/plain")
     if conversion.truncated:
-        response.content = conversion.error_message().replace("attributes", "tags") + "\n"
+        response.content = conversion.error_message() + "\n"
     return response
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from coe_portal.accounts.auth import token_required
 from metrics.traces.durations import parse_span_duration
 from metrics.traces.models import Span
-from metrics.traces.queries import SearchFilters, TraceSummary, search_traces
+from metrics.traces.queries import SearchFilters, TraceSummary, resources_by_key, search_traces
 from metrics.views.api import BadRequest, api_error, parse_time, success
 
 TRACE_ID_RE = re.compile(r"[0-9a-fA-F]{32}")
@@ -63,7 +63,6 @@ _DOCUMENT_SQL = (
     "status_message, CAST(attributes AS TEXT), resource_key, CAST(events AS TEXT), "
     "CAST(links AS TEXT) FROM metrics_span WHERE trace_id = %s ORDER BY start_ns, span_id"
 )
-_RESOURCES_SQL = "SELECT key, CAST(attributes AS TEXT) FROM metrics_spanresource WHERE key IN "
 
 
 def trace_document(trace_id: str) -> bytes | None:
@@ -73,11 +72,12 @@ def trace_document(trace_id: str) -> bytes | None:
     with connection.cursor() as cursor:
         cursor.execute(_DOCUMENT_SQL, [trace_id])
         rows = cursor.fetchall()
-        if not rows:
-            return None
-        keys = sorted({row[10] for row in rows})
-        cursor.execute(_RESOURCES_SQL + "(" + ", ".join(["%s"] * len(keys)) + ")", keys)
-        resources = dict(cursor.fetchall())
+    if not rows:
+        return None
+    # A trace has a handful of resources: encoding them again costs nothing.
+    resources = {
+        key: json.dumps(value) for key, value in resources_by_key(r[10] for r in rows).items()
+    }
     spans = []
     for row in rows:
         span_id, parent, service, name, kind, start, duration, code, message = row[:9]

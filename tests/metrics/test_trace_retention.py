@@ -80,3 +80,16 @@ def test_a_span_sent_again_is_stored_once_and_counted_once():
     assert [r.span_id for r in again] == ["0000000000000003"]
     assert Span.objects.count() == 3
     assert SpanResource.objects.count() == 1
+
+
+def test_old_spans_outside_day_partitions_go_in_bounded_batches(settings, monkeypatch):
+    settings.TRACES_RETENTION_DAYS = 7
+    monkeypatch.setattr("metrics.traces.retention.DELETE_BATCH", 2)
+    for n in range(5):  # through the ORM: no day partition is made for them
+        Span.objects.create(
+            trace_id="ef" * 16, span_id=f"{n + 1:016x}", service="cart", name="GET /",
+            start_ns=(TODAY - 20 + n) * NANOS_PER_DAY, duration_ns=1,
+        )  # fmt: skip
+    store_spans([row("00000000000000aa", TODAY)], team=None)
+    assert enforce_trace_retention(now_ns=TODAY * NANOS_PER_DAY + NOON) == 5
+    assert days_stored() == [TODAY]
