@@ -62,7 +62,7 @@ from coe_portal.accounts.models import Membership, Team
 from incidents.models import (
     ActionItem, Coe, Incident, Reminder, ReminderPreference, TeamReminderSettings,
 )
-from incidents.reminder_rules import Rules, reminder_owed
+from incidents.reminders.rules import Rules, reminder_owed
 
 moment = datetime.fromisoformat(NOW)
 day = moment.date()
@@ -205,9 +205,9 @@ from collections import Counter, deque
 from datetime import datetime
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-import incidents.reminders as module
+import incidents.reminders.sending as module
 from incidents.models import ActionItem, Notification, Reminder
-from incidents.models.action_items import FINISHED_STATUSES
+from incidents.action_items.models import FINISHED_STATUSES
 
 moment = datetime.fromisoformat(NOW)
 # CaptureQueriesContext keeps the last 9 000 queries by default: keep them all.

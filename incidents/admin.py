@@ -2,14 +2,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from incidents.models import (
-    ActionItem,
-    Coe,
-    CoeReviewPolicy,
-    Incident,
-    IncidentQuestion,
-    TimelineEntry,
-)
+from incidents.action_items.models import ActionItem
+from incidents.coe.models import Coe, CoeReviewPolicy, IncidentQuestion
+from incidents.incident.models import Incident, TimelineEntry
 
 
 class TimelineInline(admin.TabularInline):

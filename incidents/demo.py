@@ -11,11 +11,13 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from coe_portal.accounts.models import Membership, Service, Team
-from incidents.coe_services import WhyRow, action_item_save, coe_save_field, coe_save_whys
-from incidents.coe_services import coe_start as start_coe
-from incidents.coe_workflow import coe_approve, coe_submit
-from incidents.models import ActionItem, Coe, Incident
-from incidents.services import incident_open, incident_set_status, timeline_note_add
+from incidents.action_items.models import ActionItem
+from incidents.coe.editing import WhyRow, action_item_save, coe_save_field, coe_save_whys
+from incidents.coe.editing import coe_start as start_coe
+from incidents.coe.models import Coe
+from incidents.coe.workflow import coe_approve, coe_submit
+from incidents.incident.models import Incident
+from incidents.incident.services import incident_open, incident_set_status, timeline_note_add
 from metrics.slo.models import SLO
 
 AUTHOR = "casey"

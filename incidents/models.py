@@ -1,7 +1,7 @@
 """Incidents, COE reports and their action items."""
 
-from incidents.models.action_items import FINISHED_STATUSES, ActionItem, ActionItemEvent
-from incidents.models.coe import (
+from incidents.action_items.models import FINISHED_STATUSES, ActionItem, ActionItemEvent
+from incidents.coe.models import (
     Coe,
     CoeAnswer,
     CoeComment,
@@ -13,8 +13,8 @@ from incidents.models.coe import (
     QuestionGroup,
     Why,
 )
-from incidents.models.incident import Incident, Severity, TimelineEntry, TimelineRevision
-from incidents.models.reminders import (
+from incidents.incident.models import Incident, Severity, TimelineEntry, TimelineRevision
+from incidents.reminders.models import (
     Notification,
     Reminder,
     ReminderPreference,

@@ -6,9 +6,10 @@ from typing import Any
 
 from celery import shared_task
 
-from incidents.digests import digest_pass, digest_send, digests_to_send
-from incidents.reminders import reminder_pass, reminder_send, reminders_to_send
-from metrics.notify.services import retry_delay
+from incidents.reminders.digests import digest_pass, digest_send, digests_to_send
+from incidents.reminders.models import Reminder
+from incidents.reminders.sending import reminder_pass, reminder_send, reminders_to_send
+from metrics.notify.delivery import retry_delay
 
 
 @shared_task(name="incidents.reminders.pass")
@@ -22,8 +23,6 @@ def run_reminder_pass() -> int:
 
 @shared_task(name="incidents.reminders.send", bind=True, acks_late=True, max_retries=None)
 def send_reminder(self: Any, reminder_id: int) -> str:
-    from incidents.models import Reminder
-
     outcome = reminder_send(reminder_id=reminder_id)
     if outcome == "retry":
         attempts = Reminder.objects.values_list("attempts", flat=True).get(pk=reminder_id)

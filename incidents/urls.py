@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from incidents import (
-    action_item_views,
-    analytics_views,
-    api,
-    coe_edit_views,
-    coe_views,
-    team_settings,
-    views,
-)
+from incidents.action_items import api as action_item_api
+from incidents.action_items import calendar
+from incidents.action_items import views as action_item_views
+from incidents.analytics import views as analytics_views
+from incidents.coe import api as coe_api
+from incidents.coe import edit_views as coe_edit_views
+from incidents.coe import team_settings
+from incidents.coe import views as coe_views
+from incidents.incident import api, views
+from incidents.reminders import views as reminder_views
 
 app_name = "incidents"
 
@@ -23,9 +24,9 @@ urlpatterns = [
         api.incident_timeline_api,
         name="api-incident-timeline",
     ),
-    path("api/v1/coes", api.coe_list_api, name="api-coes"),
-    path("api/v1/coes/<int:pk>", api.coe_detail_api, name="api-coe"),
-    path("api/v1/action-items", api.action_item_list_api, name="api-action-items"),
+    path("api/v1/coes", coe_api.coe_list_api, name="api-coes"),
+    path("api/v1/coes/<int:pk>", coe_api.coe_detail_api, name="api-coe"),
+    path("api/v1/action-items", action_item_api.action_item_list_api, name="api-action-items"),
     path("incidents/", views.incident_list, name="incident-list"),
     path("incidents/new/", views.incident_create, name="incident-create"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
@@ -61,16 +62,16 @@ urlpatterns = [
         {"overdue": True},
         name="action-item-overdue",
     ),
-    path("action-items/calendar.ics", action_item_views.calendar_feed, name="action-item-ics"),
+    path("action-items/calendar.ics", calendar.calendar_feed, name="action-item-ics"),
     path("action-items/board/<slug:name>", action_item_views.team_board, name="action-board"),
     path("action-items/<int:pk>/", action_item_views.item_detail, name="action-item-detail"),
     path("action-items/<int:pk>/status", action_item_views.item_status, name="action-status"),
     path("action-items/<int:pk>/due", action_item_views.item_due, name="action-due"),
     path("action-items/<int:pk>/snooze", action_item_views.item_snooze_view, name="action-snooze"),
-    path("notifications/", action_item_views.notifications, name="notifications"),
+    path("notifications/", reminder_views.notifications, name="notifications"),
     path(
         "preferences/reminders",
-        action_item_views.reminder_preferences,
+        reminder_views.reminder_preferences,
         name="reminder-preferences",
     ),
 ]

@@ -10,7 +10,6 @@ from django import forms
 
 from coe_portal.accounts.models import Service, Team
 from metrics.alarms.models import Alarm
-from metrics.alarms.validation import alarm_problems
 from metrics.slo.models import SLO
 from metrics.slo.queries import SLIError, bucket_query, check_threshold, validate_queries
 from metrics.slo.spec import LatencySLI
@@ -162,7 +161,7 @@ class AlarmForm(forms.ModelForm):
             pk=self.instance.pk,
             **{k: v for k, v in data.items() if k in {f.name for f in Alarm._meta.fields}},
         )
-        for field, message in alarm_problems(candidate).items():
+        for field, message in candidate.problems().items():
             self.add_error(field, message)
         return data
 

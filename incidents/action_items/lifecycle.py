@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from coe_portal.accounts.models import Membership, Team
-from incidents.coe_workflow import close_if_finished
-from incidents.models import FINISHED_STATUSES, ActionItem, ActionItemEvent, Coe
+from incidents.action_items.models import FINISHED_STATUSES, ActionItem, ActionItemEvent
+from incidents.coe.models import Coe
+from incidents.coe.workflow import close_if_finished
 
 Status = ActionItem.Status
 ALLOWED_MOVES: dict[str, set[str]] = {

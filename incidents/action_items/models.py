@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from coe_portal.accounts.models import Team
-from incidents.models.coe import Coe
+from incidents.coe.models import Coe
 
 
 class ActionItem(models.Model):

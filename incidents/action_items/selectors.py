@@ -9,8 +9,9 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from incidents.models import FINISHED_STATUSES, ActionItem
-from incidents.selectors import incidents_visible_to
+from coe_portal.accounts.models import Team
+from incidents.action_items.models import FINISHED_STATUSES, ActionItem
+from incidents.incident.selectors import incidents_visible_to, incidents_visible_to_team
 
 
 def items_visible_to(user: User | AnonymousUser) -> QuerySet[ActionItem]:
@@ -56,3 +57,10 @@ def my_items_grouped(user: User, today: date) -> dict[str, list[ActionItem]]:
         else:
             groups["later"].append(item)
     return groups
+
+
+def items_visible_to_team(team: Team) -> QuerySet[ActionItem]:
+    """What an API token of `team` sees: the items of the COEs of the incidents it sees."""
+    return ActionItem.objects.filter(
+        coe__incident__in=incidents_visible_to_team(team).values("pk")
+    ).select_related("owner", "team")

@@ -1,37 +1,32 @@
 """Action item pages: mine, the team board, the filtered list (CSV too), an item with its
-status, due date and snooze forms, the calendar feed, notifications and reminder preferences."""
+status, due date and snooze forms."""
 
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.models import User
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Service, Team
 from coe_portal.pagination import paginate
-from incidents.action_items import (
+from incidents.action_items.calendar import calendar_url
+from incidents.action_items.lifecycle import (
     ALLOWED_MOVES,
     can_update,
     item_change_due,
     item_set_status,
     item_snooze,
 )
-from incidents.forms import ReminderPreferenceForm
-from incidents.models import FINISHED_STATUSES, ActionItem, Notification, ReminderPreference
-from incidents.selectors_items import filter_items, items_visible_to, my_items_grouped
+from incidents.action_items.models import FINISHED_STATUSES, ActionItem
+from incidents.action_items.selectors import filter_items, items_visible_to, my_items_grouped
 
-CALENDAR_SALT = "incidents.action-item-calendar"
 CSV_COLUMNS = [
     "id", "title", "status", "priority", "kind", "owner", "team", "due_date", "coe", "incident",
     "severity", "tracker_url", "completed_at",
@@ -52,11 +47,6 @@ def my_items(request: HttpRequest) -> HttpResponse:
         "calendar_url": calendar_url(request, user),
     }
     return render(request, "incidents/action_items/mine.html", context)
-
-
-def calendar_url(request: HttpRequest, user: User) -> str:
-    token = signing.dumps(user.pk, salt=CALENDAR_SALT)
-    return request.build_absolute_uri(f"/action-items/calendar.ics?key={token}")
 
 
 @require_GET
@@ -207,67 +197,3 @@ def item_snooze_view(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Reminders snoozed.")
     return redirect("incidents:action-item-detail", pk=item.pk)
-
-
-def _ics_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-
-@require_GET
-@login_not_required
-def calendar_feed(request: HttpRequest) -> HttpResponse:
-    """An iCalendar feed of the user's unfinished items' due dates, for calendar apps: the URL
-    carries a signed key instead of a session."""
-    try:
-        user_id = signing.loads(request.GET.get("key", ""), salt=CALENDAR_SALT)
-    except signing.BadSignature:
-        return HttpResponse("Unknown calendar key.", status=403, content_type="text/plain")
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return HttpResponse("Unknown calendar key.", status=403, content_type="text/plain")
-    items = items_visible_to(user).filter(owner=user).exclude(status__in=FINISHED_STATUSES)
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%SZ")
-    host = request.get_host().split(":")[0]
-    lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//COE Portal//Action items//EN",
-        "CALSCALE:GREGORIAN", f"X-WR-CALNAME:Action items of {user.get_username()}",
-    ]  # fmt: skip
-    for item in items:
-        due = item.due_date
-        description = f"COE-{item.coe_id}, {item.get_priority_display()} priority"
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:action-item-{item.pk}@{host}",
-            f"DTSTAMP:{stamp}",
-            f"DTSTART;VALUE=DATE:{due:%Y%m%d}",
-            f"DTEND;VALUE=DATE:{due + timedelta(days=1):%Y%m%d}",
-            f"SUMMARY:{_ics_text('Due: ' + item.title)}",
-            f"DESCRIPTION:{_ics_text(description)}",
-            f"URL:{settings.SITE_URL}/action-items/{item.pk}/",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return HttpResponse("\r\n".join(lines) + "\r\n", content_type="text/calendar; charset=utf-8")
-
-
-@require_http_methods(["GET", "POST"])
-def notifications(request: HttpRequest) -> HttpResponse:
-    user = request_user(request)
-    if request.method == "POST":
-        Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
-        return redirect("incidents:notifications")
-    page = paginate(request, Notification.objects.filter(user=user))
-    return render(request, "incidents/notifications.html", {"notifications": page, "page": page})
-
-
-@require_http_methods(["GET", "POST"])
-def reminder_preferences(request: HttpRequest) -> HttpResponse:
-    user = request_user(request)
-    pref = ReminderPreference.objects.filter(user=user).first() or ReminderPreference(user=user)
-    form = ReminderPreferenceForm(request.POST or None, instance=pref, user=user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, "Preferences saved.")
-        return redirect("incidents:reminder-preferences")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "incidents/preferences.html", {"form": form}, status=status)

@@ -11,15 +11,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from coe_portal.accounts.models import Team
-from incidents.analytics import (
-    CHARTS,
-    RESTRICTED,
-    build_chart,
-    build_charts,
-    csv_rows,
-    parse_filters,
-    service_choices,
-)
+from incidents.analytics.charts import CHARTS, build_chart, build_charts, csv_rows
+from incidents.analytics.filters import parse_filters
+from incidents.analytics.incidents import RESTRICTED
+from incidents.analytics.visibility import service_choices
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,7 +34,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         "teams": list(Team.objects.order_by("name").values_list("name", flat=True)),
         "services": service_choices(request.user),
     }
-    return render(request, "incidents/analytics.html", context)
+    return render(request, "incidents/analytics/page.html", context)
 
 
 @require_GET

@@ -15,25 +15,23 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from coe_portal.accounts.auth import request_user
-from incidents.charts import build_incident_charts
-from incidents.coe_services import (
-    CoeFinding,
+from incidents.action_items.forms import ActionItemForm
+from incidents.action_items.models import ActionItem
+from incidents.coe.editing import (
     EditConflict,
     WhyRow,
     action_item_remove,
     action_item_save,
-    coe_findings,
     coe_save_field,
     coe_save_whys,
-    finding_acknowledge,
-    require_edit,
 )
-from incidents.coe_workflow import submission_problems
-from incidents.forms import ActionItemForm
-from incidents.markdown import render_markdown
-from incidents.models import ActionItem, Coe, CoeAnswer, QuestionGroup
-from incidents.models.coe import SECTIONS
-from incidents.selectors import get_coe_for_user
+from incidents.coe.findings import CoeFinding, coe_findings, finding_acknowledge
+from incidents.coe.markdown import render_markdown
+from incidents.coe.models import SECTIONS, Coe, CoeAnswer, QuestionGroup
+from incidents.coe.permissions import require_edit
+from incidents.coe.selectors import get_coe_for_user
+from incidents.coe.workflow import submission_problems
+from incidents.incident.charts import build_incident_charts
 
 BLANK_WHY_ROWS = 3
 
@@ -132,7 +130,7 @@ def coe_edit(request: HttpRequest, pk: int) -> HttpResponse:
             raise
         messages.info(request, f"This COE is {coe.get_state_display().lower()}: read-only now.")
         return redirect(coe.get_absolute_url())
-    return render(request, "incidents/coe_edit.html", _editor_context(coe))
+    return render(request, "incidents/coe/edit.html", _editor_context(coe))
 
 
 def _version(request: HttpRequest) -> int | None:
@@ -152,7 +150,7 @@ def _conflict(request: HttpRequest, coe: Coe, conflict: EditConflict) -> HttpRes
         payload = {"conflict": True, "theirs": conflict.theirs, "version": conflict.version}
         return JsonResponse(payload, status=409)
     context = _editor_context(coe, conflict=conflict)
-    return render(request, "incidents/coe_edit.html", context, status=409)
+    return render(request, "incidents/coe/edit.html", context, status=409)
 
 
 def _invalid(request: HttpRequest, coe: Coe, error: ValidationError, anchor: str) -> HttpResponse:
@@ -215,7 +213,7 @@ def action_item_add(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return _saved(request, coe, "action-item-form")
     context = _editor_context(coe, item_form=form)
-    return render(request, "incidents/coe_edit.html", context, status=400)
+    return render(request, "incidents/coe/edit.html", context, status=400)
 
 
 @require_POST

@@ -1,5 +1,6 @@
 """COE writes: start a COE from an incident, save fields with conflict detection and history,
-5 Whys, action items, blameless findings and their acknowledgements, comments."""
+5 Whys, action items. Who may write is in `permissions`; findings and comments have their own
+modules."""
 
 from __future__ import annotations
 
@@ -12,21 +13,19 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from incidents.blameless import Finding, find_blameful_language
-from incidents.impact import incident_impact
-from incidents.models import (
-    ActionItem,
+from incidents.action_items.models import ActionItem
+from incidents.coe.impact import incident_impact
+from incidents.coe.models import (
+    SECTION_TITLES,
     Coe,
     CoeAnswer,
-    CoeComment,
     CoeFieldRevision,
     CoeReviewPolicy,
-    FindingAcknowledgement,
-    Incident,
     IncidentQuestion,
     Why,
 )
-from incidents.models.coe import SECTION_FIELDS, SECTION_TITLES
+from incidents.coe.permissions import can_start, require_edit
+from incidents.incident.models import Incident
 
 NUMBER_FIELDS = {
     "customers_affected": "Customers affected",
@@ -46,35 +45,6 @@ class EditConflict(Exception):
         self.theirs = theirs
         self.yours = yours
         self.version = version
-
-
-def can_start(incident: Incident, user: User) -> bool:
-    if user.is_superuser or incident.owner_id == user.pk:
-        return True
-    return user.memberships.filter(team_id=incident.team_id).exists()
-
-
-def can_edit(coe: Coe, user: User) -> bool:
-    """Authors and members of the owning team edit, and only while the COE is a draft or has
-    changes requested."""
-    return coe.is_editable and is_editor(coe, user)
-
-
-def is_editor(coe: Coe, user: User) -> bool:
-    if user.is_superuser:
-        return True
-    if coe.authors.filter(pk=user.pk).exists():
-        return True
-    return user.memberships.filter(team_id=coe.team_id).exists()
-
-
-def require_edit(coe: Coe, user: User) -> None:
-    if not is_editor(coe, user):
-        raise PermissionDenied("Only the authors and the owning team edit this COE.")
-    if not coe.is_editable:
-        raise PermissionDenied(
-            f"This COE is {coe.get_state_display().lower()}: it can't be edited now."
-        )
 
 
 def timeline_markdown(incident: Incident) -> str:
@@ -340,90 +310,3 @@ def action_item_remove(*, coe: Coe, user: User, item: ActionItem) -> None:
         old=_item_text(item), new="", author=user, coe_revision=locked.revision,
     )  # fmt: skip
     item.delete()
-
-
-# Blameless findings ------------------------------------------------------------------------
-
-
-def people_names() -> list[str]:
-    """Names that identify a person: usernames and first and last names of active users."""
-    names: set[str] = set()
-    for username, first, last in User.objects.filter(is_active=True).values_list(
-        "username", "first_name", "last_name"
-    ):
-        for name in (username, first, last):
-            if len(name) >= 3:
-                names.add(name)
-                names.add(name.capitalize())
-    return sorted(names)
-
-
-def coe_texts(coe: Coe) -> dict[str, str]:
-    """Every piece of prose in the COE, keyed as the editor keys its fields."""
-    texts = {field: getattr(coe, field) for field in SECTION_FIELDS}
-    for answer in coe.answers.all():
-        texts[answer.field_key] = answer.answer
-    for why in coe.whys.all():
-        texts[f"why-{why.chain}-{why.position}"] = f"{why.question}\n{why.answer}"
-    for item in coe.action_items.all():
-        texts[f"action-item-{item.pk}"] = item.title
-    return texts
-
-
-def text_label(coe: Coe, key: str) -> str:
-    if key in SECTION_TITLES:
-        return SECTION_TITLES[key]
-    if key.startswith("answer-"):
-        answer = next((a for a in coe.answers.all() if a.field_key == key), None)
-        return answer.prompt if answer else key
-    if key.startswith("why-"):
-        _, chain, position = key.split("-")
-        return f"5 Whys, chain {chain}, step {position}"
-    if key.startswith("action-item-"):
-        return "Action item"
-    return key
-
-
-@dataclass(frozen=True)
-class CoeFinding:
-    finding: Finding
-    label: str
-    acknowledgement: FindingAcknowledgement | None
-
-
-def coe_findings(coe: Coe) -> list[CoeFinding]:
-    findings = find_blameful_language(coe_texts(coe), people=people_names())
-    acks = {ack.key: ack for ack in coe.acknowledgements.all()}
-    return [CoeFinding(f, text_label(coe, f.section), acks.get(f.key)) for f in findings]
-
-
-@transaction.atomic
-def finding_acknowledge(*, coe: Coe, user: User, key: str, reason: str) -> None:
-    coe = Coe.objects.select_for_update().get(pk=coe.pk)
-    require_edit(coe, user)
-    if not reason.strip():
-        raise ValidationError({"reason": "Say why this wording stays."})
-    if key not in {f.finding.key for f in coe_findings(coe)}:
-        raise ValidationError({"key": "That finding is no longer in the text."})
-    FindingAcknowledgement.objects.update_or_create(
-        coe=coe, key=key[:300], defaults={"reason": reason.strip(), "user": user}
-    )
-
-
-# Comments ----------------------------------------------------------------------------------
-
-
-def comment_add(
-    *, coe: Coe, user: User, section: str, body: str, parent: CoeComment | None = None
-) -> CoeComment:
-    body = body.strip()
-    if not body:
-        raise ValidationError({"body": "Write a comment."})
-    if parent is not None:
-        if parent.coe_id != coe.pk:
-            raise ValidationError({"parent": "Reply to a comment on this COE."})
-        section = parent.section
-    return CoeComment.objects.create(
-        coe=coe, section=section[:64], parent=parent, author=user, body=body,
-        coe_revision=coe.revision,
-    )  # fmt: skip

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from incidents.models import Coe, QuestionGroup
-from incidents.models.coe import SECTIONS
+from incidents.coe.models import SECTIONS, Coe, QuestionGroup
 
 
 def _block(text: str) -> str:

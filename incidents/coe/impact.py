@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from incidents.models import Incident
+from incidents.incident.models import Incident
 from metrics.promql.errors import PromQLError
 from metrics.promql.source import StoreSource
 from metrics.slo.evaluate import events_over

@@ -8,7 +8,7 @@ from django.db import models
 from django.urls import reverse
 
 from coe_portal.accounts.models import Service, Team
-from incidents.models.incident import Incident
+from incidents.incident.models import Incident
 
 # The report's free-text sections, in the order they are written and read: (field, title, prompt).
 SECTIONS: list[tuple[str, str, str]] = [

@@ -16,9 +16,10 @@ from django.views.decorators.http import require_http_methods
 from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Team
 from coe_portal.accounts.selectors import user_can_manage_team
-from incidents.action_items import items_reassign
-from incidents.forms import TeamReminderSettingsForm
-from incidents.models import CoeReviewPolicy, IncidentQuestion, QuestionGroup, TeamReminderSettings
+from incidents.action_items.lifecycle import items_reassign
+from incidents.coe.models import CoeReviewPolicy, IncidentQuestion, QuestionGroup
+from incidents.reminders.forms import TeamReminderSettingsForm
+from incidents.reminders.models import TeamReminderSettings
 
 
 def _lead(request: HttpRequest, team: Team) -> User:
@@ -104,4 +105,4 @@ def coe_settings(request: HttpRequest, name: str) -> HttpResponse:
         ),
         "owners": User.objects.filter(action_items__team=team).distinct().order_by("username"),
     }
-    return render(request, "incidents/coe_settings.html", context)
+    return render(request, "incidents/coe/settings.html", context)

@@ -18,9 +18,16 @@ from django.views.decorators.http import require_GET, require_POST
 from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Service, Team
 from coe_portal.pagination import paginate
-from incidents.charts import build_incident_charts
-from incidents.coe_services import can_edit, coe_findings, coe_start, comment_add, is_editor
-from incidents.coe_workflow import (
+from incidents.action_items.models import FINISHED_STATUSES
+from incidents.coe.comments import comment_add
+from incidents.coe.editing import coe_start
+from incidents.coe.export import coe_markdown
+from incidents.coe.findings import coe_findings
+from incidents.coe.markdown import render_markdown
+from incidents.coe.models import SECTION_FIELDS, SECTIONS, Coe, CoeComment, QuestionGroup
+from incidents.coe.permissions import can_edit, is_editor
+from incidents.coe.selectors import coes_visible_to, get_coe_for_user
+from incidents.coe.workflow import (
     coe_approve,
     coe_reopen,
     coe_request_changes,
@@ -28,11 +35,9 @@ from incidents.coe_workflow import (
     pending_reviewers,
     submission_problems,
 )
-from incidents.export import coe_markdown
-from incidents.markdown import render_markdown
-from incidents.models import FINISHED_STATUSES, Coe, CoeComment, QuestionGroup, Severity
-from incidents.models.coe import SECTION_FIELDS, SECTIONS
-from incidents.selectors import coes_visible_to, get_coe_for_user, get_incident_for_user
+from incidents.incident.charts import build_incident_charts
+from incidents.incident.models import Severity
+from incidents.incident.selectors import get_incident_for_user
 
 
 def _date(text: str) -> date | None:
@@ -77,7 +82,7 @@ def coe_list(request: HttpRequest) -> HttpResponse:
         "services": Service.objects.order_by("name"),
         "severities": Severity.values,
     }
-    return render(request, "incidents/coe_list.html", context)
+    return render(request, "incidents/coe/list.html", context)
 
 
 @require_POST
@@ -166,7 +171,7 @@ def coe_context(coe: Coe, user: User) -> dict[str, Any]:
 @require_GET
 def coe_detail(request: HttpRequest, pk: int) -> HttpResponse:
     coe = get_coe_for_user(request.user, pk)
-    return render(request, "incidents/coe_detail.html", coe_context(coe, request_user(request)))
+    return render(request, "incidents/coe/detail.html", coe_context(coe, request_user(request)))
 
 
 @require_GET
@@ -186,7 +191,7 @@ def coe_history(request: HttpRequest, pk: int) -> HttpResponse:
             revision.old.splitlines(), revision.new.splitlines(), "before", "after", lineterm=""
         )
         changes.append({"revision": revision, "diff": list(diff)[2:]})
-    return render(request, "incidents/coe_history.html", {"coe": coe, "changes": changes})
+    return render(request, "incidents/coe/history.html", {"coe": coe, "changes": changes})
 
 
 @require_POST

@@ -10,16 +10,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.coe_services import (
-    CoeFinding,
-    coe_findings,
-    is_editor,
-    refresh_required_reviewers,
-    require_edit,
+from incidents.coe.editing import refresh_required_reviewers
+from incidents.coe.findings import CoeFinding, coe_findings
+from incidents.coe.models import (
+    OPTIONAL_SECTIONS,
+    SECTION_FIELDS,
+    SECTION_TITLES,
+    Coe,
+    CoeReview,
+    CoeReviewPolicy,
 )
-from incidents.models import Coe, CoeReview, CoeReviewPolicy
-from incidents.models.coe import OPTIONAL_SECTIONS, SECTION_FIELDS, SECTION_TITLES
-from incidents.selectors import incidents_visible_to
+from incidents.coe.permissions import is_editor, require_edit
+from incidents.incident.selectors import incidents_visible_to
 
 State = Coe.State
 MIN_WHYS = 3
@@ -97,7 +99,7 @@ def _lock(coe: Coe) -> Coe:
 def coe_submit(*, coe: Coe, user: User, now: datetime | None = None) -> Coe:
     """Send to review. The metric charts are frozen now, the first time, so later retention or
     changes to the alarms don't alter the report."""
-    from incidents.charts import build_incident_charts  # reads the metric store: only here
+    from incidents.incident.charts import build_incident_charts  # reads the metric store: only here
 
     locked = _lock(coe)
     require_edit(locked, user)

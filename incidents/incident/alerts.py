@@ -10,8 +10,8 @@ from datetime import datetime
 
 from django.db.models import Model
 
-from incidents.models import Incident, TimelineEntry
-from incidents.services import incident_open
+from incidents.incident.models import Incident, TimelineEntry
+from incidents.incident.services import incident_open
 
 FIRING = {"ALARM", "page", "ticket"}
 

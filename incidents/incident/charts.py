@@ -2,7 +2,7 @@
 JSON-serialisable dict: the incident page draws it live, a COE stores it as its frozen metrics.
 
 The dict holds data, not a Plotly figure, so a stored snapshot stays readable whatever the
-drawing code (static/incidents/incident_charts.js) becomes. Building it never raises for a bad
+drawing code (static/incidents/incident/charts.js) becomes. Building it never raises for a bad
 or slow query: that chart carries the `error` instead and the others are still drawn.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
-from incidents.models import Incident, TimelineEntry
+from incidents.incident.models import Incident, TimelineEntry
 from metrics.alarms.models import Alarm
 from metrics.promql.engine import range_query
 from metrics.promql.errors import PromQLError

@@ -1,5 +1,5 @@
 """Reads for incidents, with the visibility rule in one place: a restricted incident exists only
-for its owning team, the teams it names, and superusers."""
+for its owning team, the teams it names, and superusers. COEs and action items follow it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from coe_portal.accounts.models import Team
-from incidents.models import Coe, Incident
+from incidents.incident.models import Incident
 
 
 def incidents_visible_to(user: User | AnonymousUser) -> QuerySet[Incident]:
@@ -28,20 +28,6 @@ def get_incident_for_user(user: User | AnonymousUser, pk: int) -> Incident:
     if incident is None:
         raise Http404("No such incident.")  # restricted ones look exactly like missing ones
     return incident
-
-
-def coes_visible_to(user: User | AnonymousUser) -> QuerySet[Coe]:
-    """COEs follow their incident: a restricted incident's COE is invisible to the same people."""
-    return Coe.objects.filter(incident__in=incidents_visible_to(user).values("pk")).select_related(
-        "team", "incident"
-    )
-
-
-def get_coe_for_user(user: User | AnonymousUser, pk: int) -> Coe:
-    coe = coes_visible_to(user).filter(pk=pk).first()
-    if coe is None:
-        raise Http404("No such COE.")
-    return coe
 
 
 def incidents_visible_to_team(team: Team) -> QuerySet[Incident]:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from coe_portal.accounts.models import Service, Team
-from incidents.models import Incident, TimelineEntry, TimelineRevision
+from incidents.incident.models import Incident, TimelineEntry, TimelineRevision
 
 Status = Incident.Status
 ALLOWED_MOVES = {

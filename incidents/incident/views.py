@@ -11,13 +11,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from coe_portal.accounts.auth import request_user
 from coe_portal.pagination import paginate
-from incidents.charts import build_incident_charts
-from incidents.coe_services import can_start
-from incidents.forms import IncidentForm
-from incidents.models import Coe, Incident, TimelineEntry
-from incidents.models.incident import COE_REQUIRED_SEVERITIES
-from incidents.selectors import get_incident_for_user, incidents_visible_to
-from incidents.services import (
+from incidents.coe.models import Coe
+from incidents.coe.permissions import can_start
+from incidents.incident.charts import build_incident_charts
+from incidents.incident.forms import IncidentForm
+from incidents.incident.models import COE_REQUIRED_SEVERITIES, Incident, TimelineEntry
+from incidents.incident.selectors import get_incident_for_user, incidents_visible_to
+from incidents.incident.services import (
     incident_open,
     incident_set_status,
     timeline_entry_edit,
@@ -42,7 +42,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         incidents = incidents.filter(status=status)
     page = paginate(request, incidents)
     return render(
-        request, "incidents/incident_list.html", {"incidents": page, "page": page, "status": status}
+        request, "incidents/incident/list.html", {"incidents": page, "page": page, "status": status}
     )
 
 
@@ -65,7 +65,7 @@ def incident_create(request: HttpRequest) -> HttpResponse:
         else:
             return redirect(incident.get_absolute_url())
     status = 400 if request.method == "POST" else 200
-    return render(request, "incidents/incident_form.html", {"form": form}, status=status)
+    return render(request, "incidents/incident/form.html", {"form": form}, status=status)
 
 
 @require_GET
@@ -81,7 +81,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "statuses": [s for s in Incident.Status if s != incident.status],
         "kinds": TimelineEntry.Kind.choices,
     }
-    return render(request, "incidents/incident_detail.html", context)
+    return render(request, "incidents/incident/detail.html", context)
 
 
 @require_POST

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from incidents.models import Notification
+from incidents.reminders.models import Notification
 
 
 def notifications(request: HttpRequest) -> dict[str, int]:

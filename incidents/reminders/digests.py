@@ -12,8 +12,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from coe_portal.accounts.models import Membership, Team
-from incidents.mail_outbox import send_claimed
-from incidents.models import FINISHED_STATUSES, ActionItem, Notification, Reminder, TeamDigest
+from incidents.action_items.models import FINISHED_STATUSES, ActionItem
+from incidents.reminders.mail import send_claimed
+from incidents.reminders.models import Notification, Reminder, TeamDigest
 
 
 def _week_of(day: date) -> date:
@@ -57,7 +58,7 @@ def digest_pass(*, now: datetime | None = None) -> list[int]:
             f"{team}: {len(content['open'])} open action items, "  # type: ignore[arg-type]
             f"{len(content['overdue'])} overdue"  # type: ignore[arg-type]
         )
-        body = render_to_string("incidents/email/digest.txt", content)
+        body = render_to_string("incidents/reminders/email/digest.txt", content)
         try:
             with transaction.atomic():
                 digest = TeamDigest.objects.create(

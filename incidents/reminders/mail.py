@@ -60,6 +60,8 @@ def _send(row: MailRow, headers: dict[str, str]) -> None:
         to=list(row.recipients),
         headers=headers,
     )
-    html = render_to_string("incidents/email/reminder.html", {"reminder": row, "body": row.body})
+    html = render_to_string(
+        "incidents/reminders/email/reminder.html", {"reminder": row, "body": row.body}
+    )
     message.attach_alternative(html, "text/html")
     message.send()

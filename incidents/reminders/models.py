@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 
 from coe_portal.accounts.models import Team
-from incidents.models.action_items import ActionItem
+from incidents.action_items.models import ActionItem
 
 
 class TeamReminderSettings(models.Model):

@@ -1,12 +1,13 @@
 """Which reminder an action item is owed on a day: pure functions of its due date, priority,
-the team's settings and what was sent before. The pass (incidents.reminders) applies them."""
+the team's settings and what was sent before. The pass (`sending`) applies them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from incidents.models import ActionItem, Reminder, TeamReminderSettings
+from incidents.action_items.models import ActionItem
+from incidents.reminders.models import Reminder, TeamReminderSettings
 
 Kind = Reminder.Kind
 # Sent once per due date (a new due date starts them again); overdue reminders repeat.

@@ -29,17 +29,16 @@ from django.utils import timezone
 
 from coe_portal.accounts.models import Membership
 from coe_portal.db import insert_new_rows
-from incidents.mail_outbox import DONE, send_claimed
-from incidents.models import (
-    FINISHED_STATUSES,
-    ActionItem,
-    Coe,
+from incidents.action_items.models import FINISHED_STATUSES, ActionItem
+from incidents.coe.models import Coe
+from incidents.reminders.mail import DONE, send_claimed
+from incidents.reminders.models import (
     Notification,
     Reminder,
     ReminderPreference,
     TeamReminderSettings,
 )
-from incidents.reminder_rules import ONCE_PER_DUE_DATE, Rules, reminder_owed
+from incidents.reminders.rules import ONCE_PER_DUE_DATE, Rules, reminder_owed
 
 BATCH = 1000
 SENDING_TIMEOUT = timedelta(minutes=10)
@@ -122,7 +121,7 @@ def _text(item: ActionItem, kind: str, day: date, recipients: list[User]) -> tup
         "recipients": recipients,
         "url": f"{settings.SITE_URL}/action-items/{item.pk}/",
     }
-    return subject, render_to_string("incidents/email/reminder.txt", context)
+    return subject, render_to_string("incidents/reminders/email/reminder.txt", context)
 
 
 REMINDER_COLUMNS = [

@@ -8,13 +8,15 @@ from django.db import models
 from django.urls import reverse
 
 from coe_portal.accounts.models import Service, Team
+from metrics.alarms import validation
+from metrics.evaluated import EvaluatedRule
 
 
-class Alarm(models.Model):
+class Alarm(EvaluatedRule):
     class Kind(models.TextChoices):
-        THRESHOLD = "threshold", "Threshold on a PromQL expression"
-        COMPOSITE = "composite", "Composite: a rule over other alarms"
-        EXTERNAL = "external", "External: an alert sent by Alertmanager"
+        THRESHOLD = validation.THRESHOLD, "Threshold on a PromQL expression"
+        COMPOSITE = validation.COMPOSITE, "Composite: a rule over other alarms"
+        EXTERNAL = validation.EXTERNAL, "External: an alert sent by Alertmanager"
 
     class State(models.TextChoices):
         OK = "OK", "OK"
@@ -64,21 +66,11 @@ class Alarm(models.Model):
         related_name="+",
         help_text="Where this alarm's changes go; none chosen: all of the team's channels.",
     )
-    open_incident_severity = models.CharField(
-        max_length=4,
-        blank=True,
-        choices=[("SEV1", "SEV1"), ("SEV2", "SEV2"), ("SEV3", "SEV3"), ("SEV4", "SEV4")],
-        help_text="Open an incident of this severity when it fires (blank: do not).",
-    )
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     state = models.CharField(max_length=20, choices=State.choices, default=State.INSUFFICIENT_DATA)
     state_reason = models.TextField(blank=True, default="Not evaluated yet.")
     state_changed_at = models.DateTimeField(null=True, blank=True)
-    last_evaluated_at = models.DateTimeField(null=True, blank=True)
     last_datapoints = models.JSONField(default=list, blank=True)
-    last_error = models.TextField(blank=True)
     # Someone is on it: set while in ALARM, cleared by the next state change.
     acknowledged_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -97,10 +89,19 @@ class Alarm(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("metrics:alarm-detail", args=[self.pk])
 
-    def clean(self) -> None:
-        from metrics.alarms.validation import alarm_problems
+    def problems(self) -> dict[str, str]:
+        """What is wrong with the settings, by field (`validation.alarm_problems`)."""
+        siblings: dict[str, str] = {}
+        if self.kind == self.Kind.COMPOSITE:
+            others = Alarm.objects.filter(team_id=self.team_id).exclude(pk=self.pk)
+            siblings = {
+                name: rule if kind == self.Kind.COMPOSITE else ""
+                for name, kind, rule in others.values_list("name", "kind", "rule")
+            }
+        return validation.alarm_problems(self, siblings)
 
-        problems = alarm_problems(self)
+    def clean(self) -> None:
+        problems = self.problems()
         if problems:
             raise ValidationError(problems)
 

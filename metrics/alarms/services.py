@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.alerts import alert_changed
+from incidents.incident.alerts import alert_changed
 from metrics.alarms.composite import evaluate_rule, parse_rule
 from metrics.alarms.evaluation import AlarmEvaluation, default_evaluation_range, evaluate_alarm
 from metrics.alarms.models import Alarm, AlarmTransition

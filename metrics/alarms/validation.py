@@ -3,23 +3,35 @@ by field, with a message a person can act on."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from metrics.alarms.composite import RuleError, find_cycle, parse_rule, referenced_alarms
 from metrics.promql.errors import ParseError
 from metrics.promql.parser import parse
 
-if TYPE_CHECKING:
-    from metrics.alarms.models import Alarm
+THRESHOLD = "threshold"
+COMPOSITE = "composite"
+EXTERNAL = "external"
 
 
-def alarm_problems(alarm: Alarm) -> dict[str, str]:
-    from metrics.alarms.models import Alarm
+class AlarmSettings(Protocol):
+    name: str
+    kind: str
+    expression: str
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    rule: str
 
+
+def alarm_problems(alarm: AlarmSettings, siblings: Mapping[str, str]) -> dict[str, str]:
+    """Problems of `alarm`'s settings, by field. `siblings` are the team's other alarms, by
+    name: a composite alarm's rule, or "" for any other alarm (a composite rule may name
+    them, and must not make a cycle through theirs)."""
     problems: dict[str, str] = {}
-    if alarm.kind == Alarm.Kind.EXTERNAL:
+    if alarm.kind == EXTERNAL:
         return problems
-    if alarm.kind == Alarm.Kind.THRESHOLD:
+    if alarm.kind == THRESHOLD:
         if not alarm.expression.strip():
             problems["expression"] = "A threshold alarm needs a PromQL expression."
         else:
@@ -37,19 +49,11 @@ def alarm_problems(alarm: Alarm) -> dict[str, str]:
         rule = parse_rule(alarm.rule)
     except RuleError as exc:
         return {"rule": f"Invalid rule: {exc}"}
-    siblings = {
-        other.name: other
-        for other in Alarm.objects.filter(team_id=alarm.team_id).exclude(pk=alarm.pk)
-    }
     unknown = sorted(referenced_alarms(rule) - set(siblings) - {alarm.name})
     if unknown:
         problems["rule"] = f"Unknown alarm(s) in the rule: {', '.join(unknown)}."
         return problems
-    rules = {
-        name: parse_rule(other.rule)
-        for name, other in siblings.items()
-        if other.kind == Alarm.Kind.COMPOSITE and other.rule
-    }
+    rules = {name: parse_rule(text) for name, text in siblings.items() if text}
     rules[alarm.name] = rule
     cycle = find_cycle(rules)
     if cycle:

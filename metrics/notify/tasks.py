@@ -6,8 +6,8 @@ from typing import Any
 
 from celery import shared_task
 
+from metrics.notify.delivery import RETRY, delivery_send, retry_delay, stalled_deliveries
 from metrics.notify.models import Delivery
-from metrics.notify.services import RETRY, delivery_send, retry_delay, stalled_deliveries
 
 
 @shared_task(name="metrics.notify.deliver", bind=True, acks_late=True, max_retries=None)

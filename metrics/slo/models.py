@@ -9,10 +9,11 @@ from django.db import models
 from django.urls import reverse
 
 from coe_portal.accounts.models import Service, Team
+from metrics.evaluated import EvaluatedRule
 from metrics.slo.spec import LatencySLI, RatioSLI, SLOSpec
 
 
-class SLO(models.Model):
+class SLO(EvaluatedRule):
     class SLIKind(models.TextChoices):
         RATIO = "ratio", "Ratio of events (good/total or bad/total)"
         LATENCY = "latency", "Latency: requests faster than a threshold"
@@ -71,23 +72,13 @@ class SLO(models.Model):
         related_name="+",
         help_text="Where this SLO's alerts go; none chosen: all of the team's channels.",
     )
-    open_incident_severity = models.CharField(
-        max_length=4,
-        blank=True,
-        choices=[("SEV1", "SEV1"), ("SEV2", "SEV2"), ("SEV3", "SEV3"), ("SEV4", "SEV4")],
-        help_text="Open an incident of this severity when it fires (blank: do not).",
-    )
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # Figures of the latest evaluation, for lists and the API.
     alert_state = models.CharField(max_length=16, choices=AlertState.choices, default=AlertState.OK)
     alert_since = models.DateTimeField(null=True, blank=True)
-    last_evaluated_at = models.DateTimeField(null=True, blank=True)
     last_data_at = models.DateTimeField(null=True, blank=True)
     last_figures = models.JSONField(default=dict, blank=True)
-    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["service__name", "name"]

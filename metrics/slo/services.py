@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.alerts import alert_changed
+from incidents.incident.alerts import alert_changed
 from metrics.claims import claim_due
 from metrics.notify.events import StateChange
 from metrics.notify.services import deliveries_for_change

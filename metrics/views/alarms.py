@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import plotly.graph_objects as go
 from django.contrib.auth.decorators import login_not_required
@@ -16,38 +15,15 @@ from django.views.decorators.http import require_GET
 
 from coe_portal.accounts.auth import token_required
 from metrics.alarms.models import Alarm
+from metrics.alarms.selectors import alarm_as_json
 from metrics.notify.models import Delivery
 from metrics.notify.silences import Silence
 from metrics.promql.engine import range_query
 from metrics.promql.errors import PromQLError
 from metrics.promql.values import Scalar, Vector
+from metrics.views.editing import alarm_create_api
 
 CHART_HOURS = 6
-
-
-def alarm_as_json(alarm: Alarm) -> dict[str, Any]:
-    return {
-        "id": alarm.pk,
-        "name": alarm.name,
-        "team": alarm.team.name,
-        "service": alarm.service.name if alarm.service else None,
-        "kind": alarm.kind,
-        "expression": alarm.expression or None,
-        "rule": alarm.rule or None,
-        "period_seconds": alarm.period_seconds,
-        "evaluation_periods": alarm.evaluation_periods,
-        "datapoints_to_alarm": alarm.datapoints_to_alarm,
-        "comparison": alarm.comparison,
-        "threshold": alarm.threshold,
-        "treat_missing_data": alarm.treat_missing_data,
-        "state": alarm.state,
-        "state_reason": alarm.state_reason,
-        "state_changed_at": alarm.state_changed_at.isoformat() if alarm.state_changed_at else None,
-        "last_evaluated_at": alarm.last_evaluated_at.isoformat()
-        if alarm.last_evaluated_at
-        else None,
-        "last_error": alarm.last_error or None,
-    }
 
 
 @require_GET
@@ -165,8 +141,6 @@ def alarm_detail_api(request: HttpRequest, pk: int) -> JsonResponse:
 @login_not_required
 def alarm_list_or_create_api(request: HttpRequest) -> HttpResponse:
     """GET lists (`read` scope), POST creates (`write` scope)."""
-    from metrics.views.editing import alarm_create_api
-
     if request.method == "POST":
         return alarm_create_api(request)
     return alarm_list_api(request)

@@ -18,10 +18,10 @@ from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import ApiToken, Service, Team
 from coe_portal.accounts.selectors import user_can_manage_team
 from metrics.alarms.models import Alarm
+from metrics.alarms.selectors import alarm_as_json
 from metrics.forms import AlarmForm, SLOForm
 from metrics.slo.models import SLO
 from metrics.slo.selectors import slo_as_json
-from metrics.views.alarms import alarm_as_json
 
 
 def _check_can_manage(request: HttpRequest, form: ModelForm[Any]) -> None:

@@ -13,13 +13,14 @@ from django.views.decorators.http import require_GET
 
 from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import Team
-from incidents.selectors import incidents_visible_to
+from incidents.incident.selectors import incidents_visible_to
 from metrics.notify.silences import Silence
 from metrics.promql.errors import PromQLError
 from metrics.slo.charts import slo_charts
 from metrics.slo.models import SLO
 from metrics.slo.queries import SLIError
 from metrics.slo.selectors import slo_as_json, slo_list
+from metrics.views.editing import slo_create_api
 
 SORTS = {
     "service": ("service__name", "name"),
@@ -106,8 +107,6 @@ def slo_charts_data(request: HttpRequest, pk: int) -> JsonResponse:
 @login_not_required
 def slo_list_or_create_api(request: HttpRequest) -> HttpResponse:
     """GET lists (`read` scope), POST creates (`write` scope)."""
-    from metrics.views.editing import slo_create_api
-
     if request.method == "POST":
         return slo_create_api(request)
     return slo_list_api(request)

@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from coe_portal.accounts.models import ApiToken, Membership, Service, Team
 from coe_portal.accounts.tokens import hash_token
-from incidents.models import ActionItem, Coe, Incident
+from incidents.action_items.models import ActionItem
+from incidents.coe.models import Coe
+from incidents.incident.models import Incident
 from metrics.slo.models import SLO
 
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from incidents.models import Coe, Incident
-from incidents.models.coe import SECTIONS
+from incidents.coe.models import SECTIONS, Coe
+from incidents.incident.models import Incident
 from metrics.alarms.models import Alarm
 from metrics.alarms.services import alarm_evaluate
 from metrics.storage.writer import SeriesSamples, write_samples
@@ -187,7 +187,7 @@ def test_an_alarm_opened_incident_goes_through_the_coe_flow(page, portal_server,
 def test_unsaved_text_never_overwrites_a_newer_save(page, portal_server, org):
     from playwright.sync_api import expect
 
-    from incidents.coe_services import coe_save_field, coe_start
+    from incidents.coe.editing import coe_save_field, coe_start
     from tests.incidents.coe_support import resolved_incident
 
     base = portal_server.url

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from incidents.coe_services import WhyRow, action_item_save, coe_save_field, coe_save_whys
-from incidents.coe_services import coe_start as start
-from incidents.models import Coe, Incident
-from incidents.models.coe import SECTION_FIELDS
-from incidents.services import incident_open, incident_set_status
+from incidents.coe.editing import WhyRow, action_item_save, coe_save_field, coe_save_whys
+from incidents.coe.editing import coe_start as start
+from incidents.coe.models import SECTION_FIELDS, Coe
+from incidents.incident.models import Incident
+from incidents.incident.services import incident_open, incident_set_status
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

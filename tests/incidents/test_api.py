@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from coe_portal.accounts.services import api_token_create
-from incidents.models import Incident
+from incidents.incident.models import Incident
 from tests.incidents.coe_support import resolved_incident, written_coe
 
 

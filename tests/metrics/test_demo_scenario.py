@@ -25,7 +25,7 @@ from metrics.slo.models import SLO
 from metrics.slo.services import evaluate_all_slos
 from metrics.slo.charts import slo_charts
 from metrics.notify.models import Delivery
-from metrics.notify.services import delivery_send
+from metrics.notify.delivery import delivery_send
 evaluate_all_slos()
 slo = SLO.objects.get(name="checkout-availability")
 outcomes = [delivery_send(delivery_id=d.pk) for d in Delivery.objects.all() for _ in range(2)]

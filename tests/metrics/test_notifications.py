@@ -10,9 +10,9 @@ from django.core import mail
 
 from metrics.alarms.models import Alarm
 from metrics.alarms.services import alarm_evaluate
+from metrics.notify.delivery import delivery_send, retry_delay
 from metrics.notify.events import StateChange, alertmanager_payload
 from metrics.notify.models import Delivery, NotificationChannel
-from metrics.notify.services import delivery_send, retry_delay
 from metrics.storage.writer import SeriesSamples, write_samples
 from tests.support import BIN, portal_process, require_redis, running
 from tests.support_http import receiving
@@ -278,7 +278,7 @@ def test_the_sweep_finds_deliveries_whose_task_was_lost(alarm, org):
 
     from django.utils import timezone
 
-    from metrics.notify.services import stalled_deliveries
+    from metrics.notify.delivery import stalled_deliveries
 
     NotificationChannel.objects.create(
         team=org.checkout, name="ops", kind="webhook", target="http://x/"

@@ -1,5 +1,5 @@
-// Incident analytics page: draws each chart of incidents/analytics.py (Chart.as_json) into its
-// `[data-analytics-chart="slug"]` slot. The data comes from the <script type="application/json">
+// Incident analytics page: draws each chart of incidents/analytics/charts.py (Chart.as_json)
+// into its `[data-analytics-chart="slug"]` slot. The data comes from the <script type="application/json">
 // named by the container's `data-source`; the tables under the charts hold the same numbers.
 // `plot` is "stack" or "group" (bars) or "line"; null values are gaps, not zeros.
 (function () {

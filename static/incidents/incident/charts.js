@@ -1,6 +1,6 @@
 // Incident charts (incident page, COE metrics snapshot): draws the dict built by
-// incidents/charts.py. Each `[data-incident-charts]` element names, in `data-source`, the id of
-// the <script type="application/json"> holding it. One plot per chart, into the element's
+// incidents/incident/charts.py. Each `[data-incident-charts]` element names, in `data-source`,
+// the id of the <script type="application/json"> holding it. One plot per chart, into the element's
 // `[data-chart-index="i"]` slot (created when the page has none): the incident period shaded,
 // a dashed line per marker (start, detected, engaged...), the threshold as a dotted line.
 // Times are UTC strings and Plotly draws them as given, so the axes read UTC.

@@ -10,7 +10,8 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from incidents.models import ActionItem, Notification
+from incidents.action_items.models import ActionItem
+from incidents.reminders.models import Notification
 from tests.incidents.coe_support import resolved_incident, written_coe
 
 TODAY = datetime(2026, 12, 12, 9, 0, tzinfo=UTC)

@@ -7,13 +7,13 @@ from datetime import date
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from incidents.action_items import (
+from incidents.action_items.lifecycle import (
     item_change_due,
     item_set_status,
     items_reassign,
 )
-from incidents.coe_workflow import coe_approve, coe_submit
-from incidents.models import Coe
+from incidents.coe.models import Coe
+from incidents.coe.workflow import coe_approve, coe_submit
 from tests.incidents.coe_support import NOW, written_coe
 
 

@@ -14,25 +14,28 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from coe_portal.accounts.models import Service, Team
-from incidents.analytics import (
+from incidents.action_items.models import ActionItem
+from incidents.analytics.action_items import (
     ALL_TEAMS,
-    CHARTS,
-    DurationStats,
-    Filters,
     OnTimeMonth,
     OpenItems,
     WeekFlow,
     action_items_by_week,
-    coe_cycle_time_by_month,
-    incidents_by_severity,
     on_time_rate_by_month,
     open_items_by_team,
-    parse_filters,
+)
+from incidents.analytics.charts import CHARTS
+from incidents.analytics.coes import coe_cycle_time_by_month
+from incidents.analytics.filters import Filters, parse_filters
+from incidents.analytics.incidents import (
+    DurationStats,
+    incidents_by_severity,
     response_times_by_month,
     response_times_by_service,
-    service_choices,
 )
-from incidents.models import ActionItem, Coe, Incident
+from incidents.analytics.visibility import service_choices
+from incidents.coe.models import Coe
+from incidents.incident.models import Incident
 from tests.conftest import Org
 
 pytestmark = pytest.mark.django_db

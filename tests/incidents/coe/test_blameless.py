@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.blameless import Finding, Rule, find_blameful_language, load_rules
+from incidents.coe.blameless import Finding, Rule, find_blameful_language, load_rules
 
 PEOPLE = ["Dana", "Bob", "Dana Scully"]
 

@@ -7,17 +7,18 @@ from datetime import date, timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from incidents.coe_services import (
+from incidents.coe.editing import (
     EditConflict,
     WhyRow,
     action_item_save,
-    coe_findings,
     coe_save_field,
     coe_save_whys,
     coe_start,
-    finding_acknowledge,
 )
-from incidents.coe_workflow import (
+from incidents.coe.export import coe_markdown
+from incidents.coe.findings import coe_findings, finding_acknowledge
+from incidents.coe.models import SECTIONS, Coe, CoeReviewPolicy, IncidentQuestion
+from incidents.coe.workflow import (
     close_if_finished,
     coe_approve,
     coe_reopen,
@@ -25,9 +26,6 @@ from incidents.coe_workflow import (
     coe_submit,
     submission_problems,
 )
-from incidents.export import coe_markdown
-from incidents.models import Coe, CoeReviewPolicy, IncidentQuestion
-from incidents.models.coe import SECTIONS
 from metrics.alarms.models import Alarm
 from metrics.storage.writer import SeriesSamples, write_samples
 from tests.incidents.coe_support import NOW, WHYS, resolved_incident, save, written_coe

@@ -7,10 +7,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from incidents.coe_services import coe_start
-from incidents.coe_workflow import coe_submit
-from incidents.markdown import render_markdown
-from incidents.models import Coe
+from incidents.coe.editing import coe_start
+from incidents.coe.markdown import render_markdown
+from incidents.coe.models import Coe
+from incidents.coe.workflow import coe_submit
 from tests.incidents.coe_support import NOW, resolved_incident, save, written_coe
 
 XSS_PAYLOADS = [

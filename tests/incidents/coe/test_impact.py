@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from incidents.impact import incident_impact
-from tests.incidents.test_charts import at, availability_slo, load_requests, make_incident
+from incidents.coe.impact import incident_impact
+from tests.incidents.incident.test_charts import at, availability_slo, load_requests, make_incident
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.template.loader import render_to_string
 
-from incidents.charts import build_incident_charts, incident_markers, incident_window
-from incidents.models import Incident, TimelineEntry
+from incidents.incident.charts import build_incident_charts, incident_markers, incident_window
+from incidents.incident.models import Incident, TimelineEntry
 from metrics.alarms.models import Alarm
 from metrics.slo.models import SLO
 from metrics.storage.writer import SeriesSamples, write_samples
@@ -313,7 +313,7 @@ def test_the_include_embeds_the_data_and_its_scripts(org):
     charts = build_incident_charts(incident, NOW)
 
     html = render_to_string(
-        "incidents/_incident_charts.html", {"charts": charts, "charts_id": "incident-7-charts"}
+        "incidents/incident/_charts.html", {"charts": charts, "charts_id": "incident-7-charts"}
     )
 
     assert '<script id="incident-7-charts" type="application/json">' in html
@@ -323,7 +323,7 @@ def test_the_include_embeds_the_data_and_its_scripts(org):
     assert 'data-chart-index="1"' in html
     assert "The query failed: " in html
     assert "plotly.min" in html
-    assert "incidents/incident_charts" in html
+    assert "incidents/incident/charts" in html
     assert html.count(" defer></script>") == 2
     assert "style=" not in html
 
@@ -332,7 +332,7 @@ def test_the_include_says_when_nothing_is_linked(org):
     charts = build_incident_charts(make_incident(org), NOW)
     assert charts["charts"] == []
 
-    html = render_to_string("incidents/_incident_charts.html", {"charts": charts, "charts_id": "c"})
+    html = render_to_string("incidents/incident/_charts.html", {"charts": charts, "charts_id": "c"})
 
     assert "No alarms or SLOs are linked to this incident." in html
     assert "<script" not in html

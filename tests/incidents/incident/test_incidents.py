@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from incidents.models import Incident, TimelineEntry
-from incidents.services import (
+from incidents.incident.models import Incident, TimelineEntry
+from incidents.incident.services import (
     incident_open,
     incident_set_status,
     timeline_entry_edit,

@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
 
-from incidents.action_items import item_set_status
-from incidents.models import Coe
-from incidents.reminders import reminder_pass, reminder_send
+from incidents.action_items.lifecycle import item_set_status
+from incidents.coe.models import Coe
+from incidents.reminders.sending import reminder_pass, reminder_send
 
 
 @pytest.mark.django_db

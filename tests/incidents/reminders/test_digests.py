@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.core import mail
 
-from incidents.digests import digest_pass, digest_send
-from incidents.models import ActionItem, ReminderPreference, TeamDigest
+from incidents.action_items.models import ActionItem
+from incidents.reminders.digests import digest_pass, digest_send
+from incidents.reminders.models import ReminderPreference, TeamDigest
 from tests.incidents.coe_support import written_coe
 
 MONDAY = datetime(2026, 12, 14, 7, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from incidents.reminder_rules import Rules, reminder_owed
+from incidents.reminders.rules import Rules, reminder_owed
 
 DUE = date(2026, 12, 10)
 

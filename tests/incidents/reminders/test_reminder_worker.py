@@ -27,8 +27,9 @@ from django.db import connection
 from django.db.models import Count, F
 from django.utils import timezone
 
-from incidents.models import ActionItem, Notification, Reminder
-from incidents.reminders import SENDING_TIMEOUT
+from incidents.action_items.models import ActionItem
+from incidents.reminders.models import Notification, Reminder
+from incidents.reminders.sending import SENDING_TIMEOUT
 from tests.incidents.coe_support import written_coe
 from tests.support import REPO_ROOT, process_env, require_redis, skip_or_fail
 

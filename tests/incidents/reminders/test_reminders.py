@@ -10,15 +10,15 @@ import time_machine
 from django.core import mail
 
 from coe_portal.accounts.models import Membership
-from incidents.action_items import item_set_status, item_snooze
-from incidents.models import (
-    ActionItem,
+from incidents.action_items.lifecycle import item_set_status, item_snooze
+from incidents.action_items.models import ActionItem
+from incidents.reminders.models import (
     Notification,
     Reminder,
     ReminderPreference,
     TeamReminderSettings,
 )
-from incidents.reminders import reminder_pass, reminder_send, reminders_to_send
+from incidents.reminders.sending import reminder_pass, reminder_send, reminders_to_send
 from tests.incidents.coe_support import written_coe
 
 START = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
@@ -87,7 +87,7 @@ def test_three_weeks_of_reminders_for_a_medium_item(item, org):
 
 
 def test_reminders_continue_after_the_coe_is_approved_and_stop_when_done(item, org):
-    from incidents.coe_workflow import coe_approve, coe_submit
+    from incidents.coe.workflow import coe_approve, coe_submit
 
     coe_approve(coe=coe_submit(coe=item.coe, user=org.owner), user=org.reviewer)
     run(days=12)
