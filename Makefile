@@ -8,7 +8,6 @@ MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= var
-PLOTLY_JS := static/vendor/plotly.min.js
 
 export HOST PORT DATA_DIR
 
@@ -30,11 +29,6 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# plotly.js is served from static/ (the portal works offline): copied from the plotly package.
-$(PLOTLY_JS): $(VENV)/.runtime-installed
-	mkdir -p $(dir $@)
-	$(BIN)/python -c "import importlib.resources as r, shutil; shutil.copyfile(r.files('plotly') / 'package_data' / 'plotly.min.js', '$@')"
-
 migrate: $(VENV)/.runtime-installed
 	$(MANAGE) migrate --noinput
 
@@ -43,7 +37,7 @@ demo: migrate
 
 run: export DEBUG ?= true
 run: export PROMETHEUS_MULTIPROC_DIR = $(abspath $(DATA_DIR))/prometheus
-run: $(VENV)/.runtime-installed $(PLOTLY_JS) demo
+run: $(VENV)/.runtime-installed demo
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	rm -rf "$$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"
 	@echo
@@ -59,7 +53,7 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev-installed $(PLOTLY_JS)
+pytest: $(VENV)/.dev-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -69,4 +63,4 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR) $(PLOTLY_JS)
+	rm -rf $(VENV) $(DATA_DIR)

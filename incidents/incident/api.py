@@ -7,7 +7,6 @@ items, do not exist for it (404, and absent from lists)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import ApiToken, Service
+from coe_portal.safe_json import JSONInputError, load_json
 from incidents.incident.models import Incident, Severity, TimelineEntry
 from incidents.incident.selectors import incidents_visible_to_team
 from incidents.incident.services import incident_open, incident_set_status
@@ -94,9 +94,9 @@ def incident_list_api(request: HttpRequest) -> JsonResponse:
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
     try:
-        body = json.loads(request.body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationError(f"body is not valid JSON: {exc}") from None
+        body = load_json(request.body or b"{}")
+    except JSONInputError as exc:
+        raise ValidationError(str(exc)) from None
     if not isinstance(body, dict):
         raise ValidationError("body must be a JSON object")
     return body

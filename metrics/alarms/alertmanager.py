@@ -38,7 +38,7 @@ def _time(text: Any, field: str) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise AlertmanagerPayloadError(f"{field} {text!r} is not an RFC 3339 time") from None
 
 
@@ -62,9 +62,20 @@ def parse_payload(body: Any) -> list[dict[str, Any]]:
     for index, alert in enumerate(alerts):
         if not isinstance(alert, dict) or alert.get("status") not in ("firing", "resolved"):
             raise AlertmanagerPayloadError(f"alerts[{index}]: status must be firing or resolved")
-        labels = alert.get("labels")
-        if not isinstance(labels, dict) or not labels.get("alertname"):
+        for key in ("labels", "annotations"):
+            pairs = alert.get(key, {})
+            if not isinstance(pairs, dict) or not all(isinstance(v, str) for v in pairs.values()):
+                raise AlertmanagerPayloadError(
+                    f"alerts[{index}].{key} must be an object of strings"
+                )
+        if (
+            not isinstance(alert["labels"].get("alertname"), str)
+            or not alert["labels"]["alertname"]
+        ):
             raise AlertmanagerPayloadError(f"alerts[{index}]: labels must include alertname")
+        for key in ("startsAt", "endsAt", "fingerprint"):
+            if alert.get(key) is not None and not isinstance(alert[key], str):
+                raise AlertmanagerPayloadError(f"alerts[{index}].{key} must be a string")
     return alerts
 
 
@@ -72,11 +83,11 @@ def receive_alerts(*, team: Team, body: Any) -> Received:
     alerts = parse_payload(body)
     changed = duplicates = 0
     for alert in alerts:
-        labels = {str(k): str(v) for k, v in alert["labels"].items()}
+        labels = dict(alert["labels"])
         fingerprint = _fingerprint(alert, labels)
         starts = _time(alert.get("startsAt"), "startsAt")
         ends = _time(alert.get("endsAt"), "endsAt")
-        event = f"{alert['status']}@{alert.get('startsAt', '')}"
+        event = f"{alert['status']}@{alert.get('startsAt') or ''}"
         firing = alert["status"] == "firing"
         with transaction.atomic():
             alarm, _ = Alarm.objects.select_for_update().get_or_create(
@@ -84,7 +95,7 @@ def receive_alerts(*, team: Team, body: Any) -> Received:
                 kind=Alarm.Kind.EXTERNAL,
                 external_fingerprint=fingerprint,
                 defaults={
-                    "name": _alarm_name(labels["alertname"], fingerprint),
+                    "name": _alarm_name(team, labels["alertname"], fingerprint),
                     "external_labels": labels,
                     "description": str((alert.get("annotations") or {}).get("summary", "")),
                 },
@@ -106,6 +117,11 @@ def receive_alerts(*, team: Team, body: Any) -> Received:
     return Received(len(alerts), changed, duplicates)
 
 
-def _alarm_name(alertname: str, fingerprint: str) -> str:
+def _alarm_name(team: Team, alertname: str, fingerprint: str) -> str:
+    """`<alertname>-<fingerprint's first 8>`; if another alarm of the team has that name (a
+    fingerprint sharing the first 8 characters), a longer suffix derived from all of it."""
     slug = NAME_CHARACTERS.sub("-", alertname.lower()).strip("-")[:80] or "alert"
-    return f"{slug}-{fingerprint[:8]}"
+    name = f"{slug}-{fingerprint[:8]}"
+    if Alarm.objects.filter(team=team, name=name).exists():
+        name = f"{slug}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
+    return name

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from coe_portal.safe_json import JSONInputError, load_json
 from metrics.ingest.errors import malformed
 
 ID_FIELDS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
@@ -37,14 +37,14 @@ def _hex_ids_to_base64(node: Any) -> Any:
 
 def parse_otlp_json(payload: bytes, message: M) -> M:
     try:
-        document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise malformed(f"body is not valid JSON: {exc}") from None
+        document = load_json(payload)
+    except JSONInputError as exc:
+        raise malformed(str(exc)) from None
     if not isinstance(document, dict):
         raise malformed("body must be a JSON object")
     try:
         json_format.ParseDict(_hex_ids_to_base64(document), message, ignore_unknown_fields=True)
-    except (json_format.ParseError, binascii.Error, ValueError) as exc:
+    except (json_format.ParseError, binascii.Error, ValueError, TypeError, OverflowError) as exc:
         raise malformed(f"body is not a valid OTLP JSON {message.DESCRIPTOR.name}: {exc}") from None
     return message
 

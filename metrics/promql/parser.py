@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 
 from metrics.promql.ast import (
@@ -34,6 +35,9 @@ from metrics.promql.signatures import (
 from metrics.storage.matchers import EQUAL, NOT_EQUAL, NOT_REGEX, REGEX, Matcher
 
 MATCH_OPS = {"=": EQUAL, "!=": NOT_EQUAL, "=~": REGEX, "!~": NOT_REGEX}
+# Deeper trees are refused: evaluation and type checks recurse once per level. Dashboards and
+# rules stay far below (a long sum of 100 terms is 100 deep).
+MAX_NESTING = 200
 
 
 @lru_cache(maxsize=4096)
@@ -42,12 +46,36 @@ def parse(query: str) -> Expr:
     if not query.strip():
         raise ParseError("empty query")
     parser = _Parser(tokenize(query))
-    expr = parser.expression(0)
+    try:
+        expr = parser.expression(0)
+    except RecursionError:
+        raise _too_deep() from None
     if parser.peek().kind != "EOF":
         token = parser.peek()
         raise ParseError(f"unexpected {token.text!r} at position {token.pos}")
+    if nesting_depth(expr) > MAX_NESTING:
+        raise _too_deep()
     type_of(expr)
     return expr
+
+
+def _too_deep() -> ParseError:
+    return ParseError(f"query is nested deeper than {MAX_NESTING} levels")
+
+
+def nesting_depth(expr: Expr) -> int:
+    """How many nodes deep the tree goes (a long chain `a + b + c ...` counts each operator),
+    found without recursion: evaluation recurses once per level."""
+    deepest = 0
+    stack = [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for item in fields(node):  # type: ignore[arg-type]  # every node is a dataclass
+            value = getattr(node, item.name)
+            children = value if isinstance(value, tuple) else (value,)
+            stack.extend((child, depth + 1) for child in children if isinstance(child, Expr))
+    return deepest
 
 
 class _Parser:

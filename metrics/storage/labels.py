@@ -52,6 +52,8 @@ def validate_series(name: str, labels: Mapping[str, str]) -> None:
                 f"series {name}: value of label {label} is longer than {MAX_LABEL_VALUE_LENGTH} "
                 "characters"
             )
+        if "\x00" in value:
+            raise InvalidSeries(f"series {name}: value of label {label} contains a NUL character")
 
 
 def series_hash(name: str, labels: Mapping[str, str]) -> int:

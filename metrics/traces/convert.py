@@ -71,6 +71,22 @@ class Conversion:
         return "; ".join(parts)
 
 
+# Times are stored in signed 64-bit columns: later than 2262-04-11 does not fit.
+MAX_TIME_NS = 2**63 - 1
+
+
+class Unstorable(Exception):
+    """Part of a span the database cannot hold (a NUL character, a time past MAX_TIME_NS):
+    the span is refused with this reason."""
+
+
+def text(value: str, what: str) -> str:
+    """`value`, checked: PostgreSQL's text and jsonb cannot hold NUL characters."""
+    if "\x00" in value:
+        raise Unstorable(f"{what} contains a NUL character")
+    return value
+
+
 class _Cut:
     """Counts whether anything of one span was cut."""
 
@@ -81,11 +97,11 @@ class _Cut:
 def _value(value: AnyValue, cut: _Cut, depth: int = 0) -> Any:
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        text = value.string_value
-        if len(text) > MAX_VALUE_CHARS:
+        string = text(value.string_value, "an attribute value")
+        if len(string) > MAX_VALUE_CHARS:
             cut.cut = True
-            return text[:MAX_VALUE_CHARS]
-        return text
+            return string[:MAX_VALUE_CHARS]
+        return string
     if kind == "double_value":
         number = value.double_value
         # JSON has no NaN or infinities: kept as OTLP's JSON writes them.
@@ -119,15 +135,15 @@ def _attributes(pairs: Any, cut: _Cut, depth: int = 0) -> dict[str, Any]:
         pairs = list(pairs)[:MAX_ATTRIBUTES]
     out = {}
     for pair in pairs:
-        key = pair.key
+        key = text(pair.key, "an attribute key")
         if len(key) > MAX_NAME_CHARS:
             cut.cut = True
             key = key[:MAX_NAME_CHARS]
         value = pair.value
         kind = value.WhichOneof("value")
         if kind == "string_value":
-            text = value.string_value
-            out[key] = text if len(text) <= MAX_VALUE_CHARS else _value(value, cut, depth)
+            string = text(value.string_value, f"attribute {key!r}")
+            out[key] = string if len(string) <= MAX_VALUE_CHARS else _value(value, cut, depth)
         elif kind in _PLAIN:
             out[key] = getattr(value, kind)
         else:
@@ -146,13 +162,22 @@ def convert_trace_request(export: ExportTraceServiceRequest) -> Conversion:
     result = Conversion()
     for resource_spans in export.resource_spans:
         resource_cut = _Cut()
-        resource = _attributes(resource_spans.resource.attributes, resource_cut)
+        spans = [span for scope in resource_spans.scope_spans for span in scope.spans]
+        try:
+            resource = _attributes(resource_spans.resource.attributes, resource_cut)
+        except Unstorable as exc:
+            for _ in spans:
+                result.reject(f"resource: {exc}")
+            continue
         service = str(resource.get("service.name") or UNKNOWN_SERVICE)[:200]
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
+        for span in spans:
+            try:
                 row = _row(span, service, resource, result)
-                if row is not None:
-                    result.rows.append(row)
+            except Unstorable as exc:
+                result.reject(str(exc))
+                continue
+            if row is not None:
+                result.rows.append(row)
     return result
 
 
@@ -161,12 +186,18 @@ def _events(events: Any, cut: _Cut) -> list[dict[str, Any]]:
         cut.cut = True
     return [
         {
-            "time_ns": event.time_unix_nano,
-            "name": event.name[:MAX_NAME_CHARS],
+            "time_ns": _time(event.time_unix_nano, "an event's time_unix_nano"),
+            "name": text(event.name, "an event name")[:MAX_NAME_CHARS],
             "attributes": _attributes(event.attributes, cut),
         }
         for event in list(events)[:MAX_EVENTS]
     ]
+
+
+def _time(nanos: int, what: str) -> int:
+    if nanos > MAX_TIME_NS:
+        raise Unstorable(f"{what} is after 2262-04-11 (more than 2^63-1 nanoseconds)")
+    return nanos
 
 
 def _links(links: Any, cut: _Cut) -> list[dict[str, Any]]:
@@ -202,6 +233,7 @@ def _row(span: Any, service: str, resource: dict[str, Any], result: Conversion) 
     if not span.start_time_unix_nano:
         result.reject("start_time_unix_nano is missing")
         return None
+    _time(span.end_time_unix_nano, "end_time_unix_nano")
     if span.kind not in KINDS:
         result.reject(f"unknown span kind {span.kind}")
         return None
@@ -212,7 +244,8 @@ def _row(span: Any, service: str, resource: dict[str, Any], result: Conversion) 
     events = _events(span.events, cut) if span.events else []
     links = _links(span.links, cut) if span.links else []
     attributes = _attributes(span.attributes, cut)
-    name = span.name
+    name = text(span.name, "the span name")
+    text(span.status.message, "the status message")
     if len(name) > MAX_NAME_CHARS:
         cut.cut = True
         name = name[:MAX_NAME_CHARS]

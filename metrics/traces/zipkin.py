@@ -21,6 +21,7 @@ from metrics.traces.convert import (
     MAX_ATTRIBUTES,
     MAX_EVENTS,
     MAX_NAME_CHARS,
+    MAX_TIME_NS,
     MAX_VALUE_CHARS,
     UNKNOWN_SERVICE,
     Conversion,
@@ -77,7 +78,10 @@ def _micros(span: dict[str, Any], field: str, *, required: bool) -> int:
     if value is None and not required:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ZipkinError(f"{field} must be a non-negative integer of microseconds, not {value!r}")
+        shown = repr(value)[:40]
+        raise ZipkinError(f"{field} must be a non-negative integer of microseconds, not {shown}")
+    if value > MAX_TIME_NS // 1000:
+        raise ZipkinError(f"{field} is after 2262-04-11 (more than 2^63-1 nanoseconds)")
     return value
 
 

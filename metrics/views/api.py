@@ -33,6 +33,7 @@ class BadRequest(Exception):
 
 # Far beyond any real timestamp, well inside what 64-bit millisecond arrays can hold.
 MAX_TIME_SECONDS = 9_000_000_000_000
+RETRY_AFTER_SECONDS = 5  # while the database is away
 
 
 def api_error(status: int, error_type: str, message: str) -> JsonResponse:
@@ -50,12 +51,12 @@ def query_api(view: Callable[..., JsonResponse]) -> Callable[..., HttpResponse]:
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated or "HTTP_AUTHORIZATION" in request.META:
-            try:
-                check_scope(BearerTokenAuthentication().authenticate(request), "read")
-            except AuthenticationFailed as failure:
-                return failure.response()
         try:
+            if not request.user.is_authenticated or "HTTP_AUTHORIZATION" in request.META:
+                try:
+                    check_scope(BearerTokenAuthentication().authenticate(request), "read")
+                except AuthenticationFailed as failure:
+                    return failure.response()
             return view(request, *args, **kwargs)
         except BadRequest as exc:
             return api_error(400, "bad_data", str(exc))
@@ -66,7 +67,9 @@ def query_api(view: Callable[..., JsonResponse]) -> Callable[..., HttpResponse]:
         except PromQLError as exc:
             return api_error(400, exc.error_type, str(exc))
         except (OperationalError, InterfaceError):
-            return api_error(503, "unavailable", "the metric store is unavailable; retry later")
+            response = api_error(503, "unavailable", "the metric store is unavailable; retry later")
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
 
     # Bearer requests carry no cookies, and a session user's POST still goes through CSRF
     # checks in practice only from our own pages, which send the token.

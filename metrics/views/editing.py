@@ -4,7 +4,6 @@ Team leads of the owning team (and superusers) may create and change them; every
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import ApiToken, Service, Team
 from coe_portal.accounts.selectors import user_can_manage_team
+from coe_portal.safe_json import JSONInputError, load_json
 from metrics.alarms.models import Alarm
 from metrics.alarms.selectors import alarm_as_json
 from metrics.forms import AlarmForm, SLOForm
@@ -99,11 +99,9 @@ def _api_create(
     request: HttpRequest, form_class: type[ModelForm[Any]]
 ) -> tuple[Model | None, JsonResponse | None]:
     try:
-        body = json.loads(request.body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, JsonResponse(
-            {"status": "error", "error": f"body is not valid JSON: {exc}"}, status=400
-        )
+        body = load_json(request.body or b"{}")
+    except JSONInputError as exc:
+        return None, JsonResponse({"status": "error", "error": str(exc)}, status=400)
     if not isinstance(body, dict):
         return None, JsonResponse(
             {"status": "error", "error": "body must be a JSON object"}, status=400

@@ -3,7 +3,6 @@ writes through `storage.writer`, and answers as its protocol defines."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -25,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import ApiToken
+from coe_portal.safe_json import JSONInputError, load_json
 from metrics.alarms.alertmanager import AlertmanagerPayloadError, receive_alerts
 from metrics.ingest.body import (
     decode_content_encoding,
@@ -194,9 +194,9 @@ def zipkin_spans(request: HttpRequest) -> HttpResponse:
     require_media_type(request, ("application/json",))
     payload = decode_content_encoding(request, read_raw_body(request))
     try:
-        document = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise malformed(f"the body is not valid JSON: {exc}") from None
+        document = load_json(payload)
+    except JSONInputError as exc:
+        raise malformed(str(exc)) from None
     try:
         conversion = convert_zipkin_spans(document)
     except ZipkinError as exc:
@@ -227,9 +227,9 @@ def alertmanager_webhook(request: HttpRequest) -> HttpResponse:
     require_media_type(request, ("application/json",))
     payload = decode_content_encoding(request, read_raw_body(request))
     try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise malformed(f"body is not valid JSON: {exc}") from None
+        body = load_json(payload)
+    except JSONInputError as exc:
+        raise malformed(str(exc)) from None
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
     try:
         received = receive_alerts(team=token.team, body=body)

@@ -3,12 +3,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
 
 from coe_portal.env import env_bool, env_int, env_list
+from coe_portal.static_finders import plotly_file
 from tests.support import REPO_ROOT
 
 PRODUCTION_ENV = {
@@ -120,6 +124,14 @@ def test_static_files_and_plotly_are_served_locally(client, db):
     body = b"".join(response.streaming_content)
     assert b"plotly.js" in body[:500]
     assert client.get(static("css/portal.css")).status_code == 200
+
+
+def test_plotly_comes_from_the_installed_package_not_from_a_copy_in_the_checkout():
+    """A checkout as git has it (no copied file): runserver and collectstatic find it alike."""
+    assert not (settings.BASE_DIR / "static" / "vendor" / "plotly.min.js").exists()
+    found = finders.find("vendor/plotly.min.js")
+    assert found == str(plotly_file())
+    assert Path(settings.STATIC_ROOT, "staticfiles.json").read_text().count("vendor/plotly.min.js")
 
 
 def test_unknown_api_paths_answer_json(client, db):
