@@ -24,7 +24,7 @@ def load_json(payload: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     try:
         document = json.loads(payload)
     except RecursionError:
-        raise JSONInputError(f"body is not valid JSON: nested deeper than {max_depth}") from None
+        raise _too_deep(max_depth) from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an int of 4 300+ digits
         raise JSONInputError(f"body is not valid JSON: {exc}") from None
     check_document(document, max_depth=max_depth)
@@ -41,15 +41,19 @@ def check_document(document: Any, *, max_depth: int = MAX_DEPTH) -> None:
             _check_text(node, path or "body")
         elif isinstance(node, dict):
             if depth >= max_depth:
-                raise JSONInputError(f"body is not valid JSON: nested deeper than {max_depth}")
+                raise _too_deep(max_depth)
             for key, value in node.items():
                 where = f"{path}.{_printable(key)}" if path else _printable(key)
                 _check_text(key, where, key=True)
                 stack.append((value, where, depth + 1))
         elif isinstance(node, list):
             if depth >= max_depth:
-                raise JSONInputError(f"body is not valid JSON: nested deeper than {max_depth}")
+                raise _too_deep(max_depth)
             stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(node))
+
+
+def _too_deep(max_depth: int) -> JSONInputError:
+    return JSONInputError(f"body is not valid JSON: nested deeper than {max_depth}")
 
 
 def _printable(key: str) -> str:

@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -95,7 +96,8 @@ def receive_alerts(*, team: Team, body: Any) -> Received:
                 kind=Alarm.Kind.EXTERNAL,
                 external_fingerprint=fingerprint,
                 defaults={
-                    "name": _alarm_name(team, labels["alertname"], fingerprint),
+                    # A callable: only evaluated (one more query) when the alarm is created.
+                    "name": partial(_alarm_name, team, labels["alertname"], fingerprint),
                     "external_labels": labels,
                     "description": str((alert.get("annotations") or {}).get("summary", "")),
                 },

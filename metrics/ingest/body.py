@@ -9,11 +9,13 @@ from the WSGI input stream instead (gunicorn de-chunks it).
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import cramjam
 from django.conf import settings
 from django.http import HttpRequest
 
+from coe_portal.safe_json import JSONInputError, load_json
 from metrics.ingest.errors import IngestError, malformed
 
 READ_BLOCK = 1 << 16
@@ -66,6 +68,14 @@ def read_raw_body(request: HttpRequest) -> bytes:
             parts.append(block)
         return b"".join(parts)
     return request.read(limit + 1)
+
+
+def json_document(payload: bytes) -> Any:
+    """The body as JSON the store can hold (`coe_portal.safe_json`), or a 400 naming why not."""
+    try:
+        return load_json(payload)
+    except JSONInputError as exc:
+        raise malformed(str(exc)) from None
 
 
 def decode_content_encoding(request: HttpRequest, body: bytes) -> bytes:

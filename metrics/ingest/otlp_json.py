@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from coe_portal.safe_json import JSONInputError, load_json
+from metrics.ingest.body import json_document
 from metrics.ingest.errors import malformed
 
 ID_FIELDS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
@@ -36,10 +36,7 @@ def _hex_ids_to_base64(node: Any) -> Any:
 
 
 def parse_otlp_json(payload: bytes, message: M) -> M:
-    try:
-        document = load_json(payload)
-    except JSONInputError as exc:
-        raise malformed(str(exc)) from None
+    document = json_document(payload)
     if not isinstance(document, dict):
         raise malformed("body must be a JSON object")
     try:

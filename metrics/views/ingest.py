@@ -24,10 +24,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import ApiToken
-from coe_portal.safe_json import JSONInputError, load_json
 from metrics.alarms.alertmanager import AlertmanagerPayloadError, receive_alerts
 from metrics.ingest.body import (
     decode_content_encoding,
+    json_document,
     media_type,
     read_raw_body,
     require_media_type,
@@ -193,10 +193,7 @@ def zipkin_spans(request: HttpRequest) -> HttpResponse:
     problems, nothing stored) when any span cannot be read, as Zipkin's server answers."""
     require_media_type(request, ("application/json",))
     payload = decode_content_encoding(request, read_raw_body(request))
-    try:
-        document = load_json(payload)
-    except JSONInputError as exc:
-        raise malformed(str(exc)) from None
+    document = json_document(payload)
     try:
         conversion = convert_zipkin_spans(document)
     except ZipkinError as exc:
@@ -226,10 +223,7 @@ def alertmanager_webhook(request: HttpRequest) -> HttpResponse:
     """Alertmanager's webhook receiver: alerts become external alarms of the token's team."""
     require_media_type(request, ("application/json",))
     payload = decode_content_encoding(request, read_raw_body(request))
-    try:
-        body = load_json(payload)
-    except JSONInputError as exc:
-        raise malformed(str(exc)) from None
+    body = json_document(payload)
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
     try:
         received = receive_alerts(team=token.team, body=body)
