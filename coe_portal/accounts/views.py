@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from coe_portal.accounts.auth import token_required
+from coe_portal.accounts.auth import request_user, token_required
 from coe_portal.accounts.forms import ApiTokenForm
 from coe_portal.accounts.models import ApiToken, Membership, Service, Team
-from coe_portal.accounts.selectors import user_can_manage_team, user_is_team_member
+from coe_portal.accounts.policy import Action, allowed, require
 from coe_portal.accounts.services import api_token_create, api_token_revoke
 
 
 def get_team_for_member(request: HttpRequest, name: str) -> Team:
     team = get_object_or_404(Team, name=name)
-    if not user_is_team_member(user=request.user, team=team):
-        raise PermissionDenied("Only members of this team can see its tokens.")
+    require(request_user(request), Action.SEE_TEAM_TOKENS, team)
     return team
 
 
@@ -41,7 +39,7 @@ def team_detail(request: HttpRequest, name: str) -> HttpResponse:
         "team": team,
         "memberships": memberships,
         "services": team.services.all(),
-        "is_member": user_is_team_member(user=request.user, team=team),
+        "is_member": allowed(request_user(request), Action.SEE_TEAM_TOKENS, team),
     }
     return render(request, "accounts/team_detail.html", context)
 
@@ -66,19 +64,18 @@ def service_detail(request: HttpRequest, name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def token_list(request: HttpRequest, name: str) -> HttpResponse:
     team = get_team_for_member(request, name)
-    can_manage = user_can_manage_team(user=request.user, team=team)
+    can_manage = allowed(request_user(request), Action.MANAGE_TEAM, team)
     issued = None
     form = ApiTokenForm()
     if request.method == "POST":
-        if not can_manage:
-            raise PermissionDenied("Only team leads can create tokens.")
+        require(request_user(request), Action.MANAGE_TEAM, team)
         form = ApiTokenForm(request.POST)
         if form.is_valid():
             issued = api_token_create(
                 team=team,
                 name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["scopes"],
-                created_by=request.user,  # type: ignore[arg-type]
+                created_by=request_user(request),
             )
             form = ApiTokenForm()
     context = {
@@ -96,8 +93,7 @@ def token_list(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, name: str, token_id: int) -> HttpResponse:
     team = get_team_for_member(request, name)
-    if not user_can_manage_team(user=request.user, team=team):
-        raise PermissionDenied("Only team leads can revoke tokens.")
+    require(request_user(request), Action.MANAGE_TEAM, team)
     token = get_object_or_404(ApiToken, pk=token_id, team=team)
     api_token_revoke(token=token)
     messages.success(request, f"Token {token.prefix}… ({token.name}) is revoked.")

@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from coe_portal.accounts.models import Membership, Team
+from coe_portal.accounts.models import Team
+from coe_portal.accounts.policy import Action, require
 from incidents.action_items.models import FINISHED_STATUSES, ActionItem, ActionItemEvent
 from incidents.coe.models import Coe
 from incidents.coe.workflow import close_if_finished
@@ -31,18 +32,9 @@ NEEDS_NOTE: dict[str, str] = {
 }
 
 
-def can_update(item: ActionItem, user: User) -> bool:
-    """The owner, members of the item's team or of its COE's team, and superusers."""
-    if user.is_superuser or item.owner_id == user.pk:
-        return True
-    teams = {item.team_id, item.coe.team_id}
-    return user.memberships.filter(team_id__in=teams).exists()
-
-
 def _locked(item: ActionItem, user: User) -> ActionItem:
     locked = ActionItem.objects.select_for_update().select_related("coe").get(pk=item.pk)
-    if not can_update(locked, user):
-        raise PermissionDenied("Only the owner and the teams of the item and its COE change it.")
+    require(user, Action.UPDATE_ACTION_ITEM, locked)
     return locked
 
 
@@ -116,9 +108,7 @@ def item_snooze(*, item: ActionItem, user: User, until: date, reason: str) -> Ac
 def items_reassign(*, team: Team, from_user: User, to_user: User, user: User) -> int:
     """Hand every unfinished item `from_user` owns in `team` to `to_user` (someone leaving the
     team): team leads only. Returns how many items moved."""
-    is_lead = Membership.objects.filter(team=team, user=user, role=Membership.Role.LEAD).exists()
-    if not (user.is_superuser or is_lead):
-        raise PermissionDenied("Only the team's leads reassign its action items.")
+    require(user, Action.MANAGE_TEAM, team)
     if from_user == to_user:
         raise ValidationError({"to_user": "Choose someone else."})
     if not to_user.is_active:

@@ -15,11 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Service, Team
+from coe_portal.accounts.policy import Action, allowed
 from coe_portal.pagination import paginate
 from incidents.action_items.calendar import calendar_url
 from incidents.action_items.lifecycle import (
     ALLOWED_MOVES,
-    can_update,
     item_change_due,
     item_set_status,
     item_snooze,
@@ -123,7 +123,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "item": item,
         "today": _today(),
-        "can_update": can_update(item, request_user(request)),
+        "can_update": allowed(request_user(request), Action.UPDATE_ACTION_ITEM, item),
         "moves": [
             (status, ActionItem.Status(status).label)
             for status in sorted(ALLOWED_MOVES.get(item.status, set()))

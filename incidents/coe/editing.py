@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from coe_portal.accounts.policy import Action, require
 from incidents.action_items.models import ActionItem
 from incidents.coe.impact import incident_impact
 from incidents.coe.models import (
@@ -24,7 +25,7 @@ from incidents.coe.models import (
     IncidentQuestion,
     Why,
 )
-from incidents.coe.permissions import can_start, require_edit
+from incidents.coe.permissions import require_edit
 from incidents.incident.models import Incident
 
 NUMBER_FIELDS = {
@@ -65,8 +66,7 @@ def coe_start(*, incident: Incident, user: User, now: datetime | None = None) ->
     existing = Coe.objects.filter(incident=incident).first()
     if existing is not None:
         return existing
-    if not can_start(incident, user):
-        raise PermissionDenied("Only the incident's team or its lead starts its COE.")
+    require(user, Action.START_COE, incident)
     impact = incident_impact(incident, now=now)
     coe = Coe.objects.create(
         incident=incident,

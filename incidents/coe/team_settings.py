@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Team
-from coe_portal.accounts.selectors import user_can_manage_team
+from coe_portal.accounts.policy import Action, allowed, require
 from incidents.action_items.lifecycle import items_reassign
 from incidents.coe.models import CoeReviewPolicy, IncidentQuestion, QuestionGroup
 from incidents.reminders.forms import TeamReminderSettingsForm
@@ -24,8 +24,7 @@ from incidents.reminders.models import TeamReminderSettings
 
 def _lead(request: HttpRequest, team: Team) -> User:
     user = request_user(request)
-    if not user_can_manage_team(user=user, team=team):
-        raise PermissionDenied("Only the team's leads change its COE settings.")
+    require(user, Action.MANAGE_TEAM, team)
     return user
 
 
@@ -94,7 +93,7 @@ def coe_settings(request: HttpRequest, name: str) -> HttpResponse:
     policy = CoeReviewPolicy.objects.filter(team=team).first()
     context = {
         "team": team,
-        "can_manage": user_can_manage_team(user=user, team=team),
+        "can_manage": allowed(user, Action.MANAGE_TEAM, team),
         "defaults": IncidentQuestion.objects.filter(team__isnull=True, active=True),
         "questions": IncidentQuestion.objects.filter(team=team),
         "groups": QuestionGroup.choices,

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from coe_portal.accounts.auth import request_user
 from coe_portal.accounts.models import Service, Team
+from coe_portal.accounts.policy import Action, allowed
 from coe_portal.pagination import paginate
 from incidents.action_items.models import FINISHED_STATUSES
 from incidents.coe.comments import comment_add
@@ -25,7 +26,7 @@ from incidents.coe.export import coe_markdown
 from incidents.coe.findings import coe_findings
 from incidents.coe.markdown import render_markdown
 from incidents.coe.models import SECTION_FIELDS, SECTIONS, Coe, CoeComment, QuestionGroup
-from incidents.coe.permissions import can_edit, is_editor
+from incidents.coe.permissions import can_edit
 from incidents.coe.selectors import coes_visible_to, get_coe_for_user
 from incidents.coe.workflow import (
     coe_approve,
@@ -159,8 +160,8 @@ def coe_context(coe: Coe, user: User) -> dict[str, Any]:
         "charts_frozen": coe.metrics_snapshot is not None,
         "reviews": coe.reviews.select_related("user"),
         "can_edit": can_edit(coe, user),
-        "is_editor": is_editor(coe, user),
-        "can_review": coe.state == Coe.State.IN_REVIEW and not is_author,
+        "is_editor": allowed(user, Action.EDIT_COE, coe),
+        "can_review": coe.state == Coe.State.IN_REVIEW and allowed(user, Action.REVIEW_COE, coe),
         "is_author": is_author,
         "pending_reviewers": pending_reviewers(coe) if coe.state == Coe.State.IN_REVIEW else [],
         "problems": submission_problems(coe, findings) if coe.is_editable else [],

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from coe_portal.accounts.policy import Action, require
 from incidents.coe.editing import refresh_required_reviewers
 from incidents.coe.findings import CoeFinding, coe_findings
 from incidents.coe.models import (
@@ -20,7 +21,7 @@ from incidents.coe.models import (
     CoeReview,
     CoeReviewPolicy,
 )
-from incidents.coe.permissions import is_editor, require_edit
+from incidents.coe.permissions import require_edit
 from incidents.incident.selectors import incidents_visible_to
 
 State = Coe.State
@@ -121,8 +122,7 @@ def coe_submit(*, coe: Coe, user: User, now: datetime | None = None) -> Coe:
 def _require_reviewer(coe: Coe, user: User, verb: str) -> None:
     if coe.state != State.IN_REVIEW:
         raise ValidationError(f"Only a COE in review can be {verb}; this one is {coe.state}.")
-    if coe.authors.filter(pk=user.pk).exists():
-        raise PermissionDenied(f"An author cannot have their own COE {verb}.")
+    require(user, Action.REVIEW_COE, coe)
 
 
 @transaction.atomic
@@ -173,8 +173,7 @@ def coe_reopen(*, coe: Coe, user: User, note: str) -> Coe:
     locked = _lock(coe)
     if locked.state not in (State.APPROVED, State.CLOSED):
         raise ValidationError("Only an approved or closed COE is reopened for a new revision.")
-    if not is_editor(locked, user):
-        raise PermissionDenied("Only the authors and the owning team reopen this COE.")
+    require(user, Action.EDIT_COE, locked)
     if not note.strip():
         raise ValidationError({"note": "Say why the COE needs a new revision."})
     locked.revision += 1

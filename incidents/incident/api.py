@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import ApiToken, Service
+from coe_portal.accounts.policy import Action, allowed, denial
 from coe_portal.safe_json import JSONInputError, load_json
 from incidents.incident.models import Incident, Severity, TimelineEntry
 from incidents.incident.selectors import incidents_visible_to_team
@@ -168,10 +169,8 @@ def _own_incident(request: HttpRequest, pk: int) -> Incident | JsonResponse:
     incident = _incidents(request).filter(pk=pk).first()
     if incident is None:
         return api_error(404, f"no incident with id {pk}")
-    if incident.team_id != request_token(request).team_id:
-        return api_error(
-            403, f"incident {pk} belongs to {incident.team.name}: this token cannot change it"
-        )
+    if not allowed(request_token(request), Action.RUN_INCIDENT, incident):
+        return api_error(403, denial(request_token(request), Action.RUN_INCIDENT, incident))
     return incident
 
 

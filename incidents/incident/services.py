@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from coe_portal.accounts.models import Service, Team
+from coe_portal.accounts.policy import Action, require
 from incidents.incident.models import Incident, TimelineEntry, TimelineRevision
 
 Status = Incident.Status
@@ -106,8 +107,7 @@ def timeline_note_add(
 @transaction.atomic
 def timeline_entry_edit(*, entry: TimelineEntry, user: User, text: str) -> TimelineEntry:
     """Only the author edits an entry; the previous text is kept as a revision."""
-    if entry.author_id != user.pk:
-        raise PermissionDenied("Only the author can edit a timeline entry.")
+    require(user, Action.EDIT_TIMELINE_ENTRY, entry)
     text = text.strip()
     if not text:
         raise ValidationError({"text": "An entry cannot be emptied; add a correction instead."})

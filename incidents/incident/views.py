@@ -10,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from coe_portal.accounts.auth import request_user
+from coe_portal.accounts.policy import Action, allowed, require
 from coe_portal.pagination import paginate
 from incidents.coe.models import Coe
-from incidents.coe.permissions import can_start
 from incidents.incident.charts import build_incident_charts
 from incidents.incident.forms import IncidentForm
 from incidents.incident.models import COE_REQUIRED_SEVERITIES, Incident, TimelineEntry
@@ -75,7 +75,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "incident": incident,
         "coe": Coe.objects.filter(incident=incident).first(),
-        "can_start_coe": can_start(incident, request_user(request)),
+        "can_start_coe": allowed(request_user(request), Action.START_COE, incident),
+        "can_run": allowed(request_user(request), Action.RUN_INCIDENT, incident),
         "charts": build_incident_charts(incident),
         "timeline": timeline,
         "statuses": [s for s in Incident.Status if s != incident.status],
@@ -87,6 +88,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def incident_status(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
+    require(request_user(request), Action.RUN_INCIDENT, incident)
     try:
         incident_set_status(
             incident=incident, status=request.POST.get("status", ""), user=request_user(request)
@@ -99,6 +101,7 @@ def incident_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def timeline_add(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
+    require(request_user(request), Action.RUN_INCIDENT, incident)
     kind = request.POST.get("kind", TimelineEntry.Kind.NOTE)
     if kind not in (TimelineEntry.Kind.NOTE, TimelineEntry.Kind.DEPLOY, TimelineEntry.Kind.ACTION):
         kind = TimelineEntry.Kind.NOTE

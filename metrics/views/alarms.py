@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from coe_portal.accounts.auth import token_required
+from coe_portal.accounts.auth import request_user, token_required
+from coe_portal.accounts.policy import Action, allowed
 from metrics.alarms.models import Alarm
 from metrics.alarms.selectors import alarm_as_json
 from metrics.notify.models import Delivery
@@ -52,6 +53,8 @@ def alarm_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         "deliveries": deliveries,
         "silences": Silence.objects.filter(alarm=alarm).order_by("-starts_at")[:10],
         "now": timezone.now(),
+        "can_respond": allowed(request_user(request), Action.RESPOND, alarm),
+        "can_change": allowed(request_user(request), Action.CHANGE_RULES, alarm),
     }
     return render(request, "metrics/alarm_detail.html", context)
 

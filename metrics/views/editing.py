@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from coe_portal.accounts.auth import token_required
+from coe_portal.accounts.auth import request_user, token_required
 from coe_portal.accounts.models import ApiToken, Service, Team
-from coe_portal.accounts.selectors import user_can_manage_team
+from coe_portal.accounts.policy import Action, allowed, denial, require
 from coe_portal.safe_json import JSONInputError, load_json
 from metrics.alarms.models import Alarm
 from metrics.alarms.selectors import alarm_as_json
@@ -29,19 +28,16 @@ def _check_can_manage(request: HttpRequest, form: ModelForm[Any]) -> None:
         form.cleaned_data.get("team") if form.is_bound and hasattr(form, "cleaned_data") else None
     )
     team = team or getattr(form.instance, "team", None)
-    if team is not None and not user_can_manage_team(user=request.user, team=team):
-        raise PermissionDenied(f"Only leads of {team} can change its SLOs and alarms.")
+    if team is not None:
+        require(request_user(request), Action.CHANGE_RULES, team)
 
 
 def _edit(
     request: HttpRequest, form_class: type[ModelForm[Any]], instance: Model | None, what: str
 ) -> HttpResponse:
     # The owning team as stored, before the form copies posted values onto the instance.
-    original_team = getattr(instance, "team", None)
-    if original_team is not None and not user_can_manage_team(
-        user=request.user, team=original_team
-    ):
-        raise PermissionDenied(f"Only leads of {original_team} can change its SLOs and alarms.")
+    if instance is not None:
+        require(request_user(request), Action.CHANGE_RULES, instance)
     if request.method == "POST":
         form = form_class(request.POST, instance=instance)
         if form.is_valid():
@@ -113,13 +109,10 @@ def _api_create(
         return None, JsonResponse(
             {"status": "error", "error": "invalid fields", "errors": errors}, status=400
         )
-    if form.cleaned_data["team"] != token.team:
+    team = form.cleaned_data["team"]
+    if not allowed(token, Action.CHANGE_RULES, team):
         return None, JsonResponse(
-            {
-                "status": "error",
-                "error": f"this token belongs to {token.team.name}: it writes for that team only",
-            },
-            status=403,
+            {"status": "error", "error": denial(token, Action.CHANGE_RULES, team)}, status=403
         )
     return form.save(), None
 

@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from coe_portal.accounts.auth import token_required
+from coe_portal.accounts.auth import request_user, token_required
 from coe_portal.accounts.models import Team
+from coe_portal.accounts.policy import Action, allowed
 from incidents.incident.selectors import incidents_visible_to
 from metrics.notify.silences import Silence
 from metrics.promql.errors import PromQLError
@@ -71,6 +72,8 @@ def slo_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         "silences": Silence.objects.filter(slo=slo).order_by("-starts_at")[:10],
         "incidents": incidents_visible_to(request.user).filter(slos=slo)[:20],
         "now": timezone.now(),
+        "can_respond": allowed(request_user(request), Action.RESPOND, slo),
+        "can_change": allowed(request_user(request), Action.CHANGE_RULES, slo),
     }
     return render(request, "metrics/slo_detail.html", context)
 

@@ -142,3 +142,32 @@ def test_unknown_api_paths_answer_json(client, db):
         "errorType": "not_found",
         "error": "no endpoint at /api/v1/nothing-here",
     }
+
+
+def test_stored_urls_become_links_only_for_http_and_https(client, org):
+    """Whatever got a `javascript:` URL stored (the ORM, an import, an old row), the pages show
+    it as text: no link a click would run."""
+    from coe_portal.accounts.models import Service
+    from incidents.action_items.models import ActionItem
+    from tests.incidents.coe_support import written_coe
+
+    Service.objects.filter(pk=org.payments.pk).update(runbook_url="javascript:alert(1)")
+    coe = written_coe(org)
+    item = coe.action_items.get()
+    ActionItem.objects.filter(pk=item.pk).update(
+        tracker_url="JavaScript:fetch('/x')", verification_url="https://ci.example.com/run/7"
+    )
+    client.force_login(org.owner)
+    pages = [
+        "/services/payments/", "/teams/checkout/", f"/action-items/{item.pk}/", f"/coes/{coe.pk}/",
+    ]  # fmt: skip
+    for url in pages:
+        html = client.get(url).content.decode()
+        assert 'href="javascript' not in html.lower(), url
+    service = client.get("/services/payments/").content.decode()
+    assert '<span class="help" title="Not a web link">javascript:alert(1)</span>' in service
+    detail = client.get(f"/action-items/{item.pk}/").content.decode()
+    assert (
+        '<a href="https://ci.example.com/run/7" rel="noopener noreferrer">'
+        "https://ci.example.com/run/7</a>"
+    ) in detail
