@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
@@ -319,6 +320,10 @@ LOGGING = {
 METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 30)
 TRACES_RETENTION_DAYS = env_int("TRACES_RETENTION_DAYS", 7)
 METRICS_MAX_SERIES_PER_TOKEN = env_int("METRICS_MAX_SERIES_PER_TOKEN", 100_000)
+# A series stops counting against its token's limit this long after its last sample.
+METRICS_ACTIVE_SERIES_MINUTES = env_int("METRICS_ACTIVE_SERIES_MINUTES", 10)
+# New series one intake request may create before it is answered 503 "retry" (see writer.py).
+METRICS_MAX_NEW_SERIES_PER_REQUEST = env_int("METRICS_MAX_NEW_SERIES_PER_REQUEST", 5_000)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
 SCRAPE_MAX_BODY_BYTES = env_int("SCRAPE_MAX_BODY_BYTES", 16 * 1024 * 1024)
 INGEST_MAX_CONCURRENCY = env_int("INGEST_MAX_CONCURRENCY", 3)

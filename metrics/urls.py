@@ -11,6 +11,7 @@ from metrics.views import (
     ingest,
     service_pages,
     slos,
+    status,
     traces_api,
     traces_pages,
 )
@@ -31,6 +32,7 @@ urlpatterns = [
     path("api/v1/labels", api.labels, name="api-labels"),
     path("api/v1/label/<str:name>/values", api.label_values, name="api-label-values"),
     path("api/v1/status/buildinfo", api.build_info, name="api-buildinfo"),
+    path("api/v1/status/tsdb", status.tsdb_status_view, name="api-tsdb-status"),
     path("api/v1/metadata", api.metadata, name="api-metadata"),
     path("api/v1/query_exemplars", api.query_exemplars, name="api-query-exemplars"),
     path("slos/", slos.slo_list_page, name="slo-list"),

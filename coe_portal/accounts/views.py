@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,6 +15,7 @@ from coe_portal.accounts.forms import ApiTokenForm
 from coe_portal.accounts.models import ApiToken, Membership, Service, Team
 from coe_portal.accounts.policy import Action, allowed, require
 from coe_portal.accounts.services import api_token_create, api_token_revoke
+from metrics.storage.cardinality import token_usage
 
 
 def get_team_for_member(request: HttpRequest, name: str) -> Team:
@@ -78,9 +80,13 @@ def token_list(request: HttpRequest, name: str) -> HttpResponse:
                 created_by=request_user(request),
             )
             form = ApiTokenForm()
+    tokens = team.api_tokens.select_related("created_by")
+    usage = {entry.token.pk: entry for entry in token_usage(tokens.filter(revoked_at__isnull=True))}
     context = {
         "team": team,
-        "tokens": team.api_tokens.select_related("created_by"),
+        "tokens": [(token, usage.get(token.pk)) for token in tokens],
+        "near_limit": [entry for entry in usage.values() if entry.near_limit],
+        "active_minutes": settings.METRICS_ACTIVE_SERIES_MINUTES,
         "form": form,
         "can_manage": can_manage,
         # The secret is in this one response only; it is never stored or shown again.

@@ -14,6 +14,7 @@ import time
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 HTTP_REQUESTS = Counter(
     "coe_portal_http_requests_total",
@@ -33,6 +34,16 @@ CELERY_TASKS = Counter(
 )
 
 
+# Collectors that read the database when scraped (the same figures from every process), added
+# by the apps: see `register_store_collector`.
+STORE_COLLECTORS: list[Collector] = []
+
+
+def register_store_collector(collector: Collector) -> None:
+    if collector not in STORE_COLLECTORS:
+        STORE_COLLECTORS.append(collector)
+
+
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
@@ -42,8 +53,13 @@ def exposition(accept: str) -> tuple[bytes, str]:
     asks for: OpenMetrics or text 1.0.0 when its Accept header says so, else text 0.0.4."""
     encoder, content_type = choose_encoder(accept)
     if multiprocess_dir():
-        return encoder(multiprocess_registry()), content_type
-    return encoder(REGISTRY), content_type
+        registry = multiprocess_registry()
+    else:
+        registry = CollectorRegistry()
+        registry.register(REGISTRY)  # a registry is a collector too
+    for collector in STORE_COLLECTORS:
+        registry.register(collector)
+    return encoder(registry), content_type
 
 
 def multiprocess_registry(path: str | None = None, attempts: int = 5) -> CollectorRegistry:

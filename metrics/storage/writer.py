@@ -2,6 +2,13 @@
 and conflicting samples, pack the rest into chunks, all in one transaction.
 
 A caller that gets a WriteResult back may answer 2xx: what it counts as written is committed.
+
+Creating series is the slow part of a write (a row per series and one per label). An intake
+passes `max_new_series`: a request that brings more new series than that creates that many,
+stores none of its samples and raises NewSeriesPaced, which the intake answers with 503 and
+Retry-After. The sender retries the same request, which finds those series and creates the
+next ones, until it is stored whole: no request runs past a client's timeout, and nothing is
+dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from django.db import connection, transaction
 
 from coe_portal.accounts.models import ApiToken
 from metrics.models import Series, SeriesLabel
+from metrics.storage.cardinality import active_series_of
 from metrics.storage.encoding import encode_raw_chunk
 from metrics.storage.labels import InvalidSeries, series_hash, validate_series
 
@@ -60,8 +68,21 @@ class WriteResult:
         return "; ".join(self.errors) + suffix
 
 
+class NewSeriesPaced(Exception):
+    def __init__(self, created: int, remaining: int) -> None:
+        super().__init__(
+            f"this request brings {created + remaining} new series: {created} were created "
+            f"now and nothing else stored; retry the same request for the next ones"
+        )
+        self.created = created
+        self.remaining = remaining
+
+
 def write_samples(
-    batches: Iterable[SeriesSamples], *, token: ApiToken | None = None
+    batches: Iterable[SeriesSamples],
+    *,
+    token: ApiToken | None = None,
+    max_new_series: int | None = None,
 ) -> WriteResult:
     result = WriteResult()
     grouped: dict[int, SeriesSamples] = {}
@@ -89,26 +110,51 @@ def write_samples(
     with transaction.atomic():
         state = _lock_series(list(grouped))
         missing = [key for key in grouped if key not in state]
-        if missing:
-            state.update(_create_series(missing, grouped, token, result))
-        chunk_rows: list[tuple[int, int, int, int, int, bytes]] = []
-        last_rows: list[tuple[int, int, float | None]] = []
-        for key, samples in grouped.items():
-            if key not in state:
-                continue
-            series_id, last_timestamp, last_value = state[key]
-            accepted = _accept(samples, last_timestamp, last_value, result)
-            if accepted is None:
-                continue
-            timestamps, values = accepted
-            chunk_rows.extend(_chunks(series_id, timestamps, values))
-            final = float(values[-1])
-            last_rows.append((series_id, timestamps[-1], None if math.isnan(final) else final))
-            result.samples_written += len(timestamps)
-            result.series += 1
-        insert_chunks(chunk_rows)
-        _update_last(last_rows)
+        paced = _paced(len(missing), token, max_new_series)
+        if paced:
+            _create_series(missing[:paced], grouped, token, WriteResult())
+        else:
+            if missing:
+                state.update(_create_series(missing, grouped, token, result))
+            _append(grouped, state, result)
+    if paced:
+        raise NewSeriesPaced(paced, len(missing) - paced)
     return result
+
+
+def _paced(missing: int, token: ApiToken | None, max_new_series: int | None) -> int:
+    """How many series to create before answering "retry" (0: write the request now). Series
+    the token's limit refuses anyway don't count: their refusal is the answer."""
+    if not max_new_series or missing <= max_new_series:
+        return 0
+    limit = settings.METRICS_MAX_SERIES_PER_TOKEN
+    if token is not None and limit:
+        missing = min(missing, max(0, limit - active_series_of(token)))
+    return max_new_series if missing > max_new_series else 0
+
+
+def _append(
+    grouped: dict[int, SeriesSamples],
+    state: dict[int, tuple[int, int | None, float | None]],
+    result: WriteResult,
+) -> None:
+    chunk_rows: list[tuple[int, int, int, int, int, bytes]] = []
+    last_rows: list[tuple[int, int, float | None]] = []
+    for key, samples in grouped.items():
+        if key not in state:
+            continue
+        series_id, last_timestamp, last_value = state[key]
+        accepted = _accept(samples, last_timestamp, last_value, result)
+        if accepted is None:
+            continue
+        timestamps, values = accepted
+        chunk_rows.extend(_chunks(series_id, timestamps, values))
+        final = float(values[-1])
+        last_rows.append((series_id, timestamps[-1], None if math.isnan(final) else final))
+        result.samples_written += len(timestamps)
+        result.series += 1
+    insert_chunks(chunk_rows)
+    _update_last(last_rows)
 
 
 @lru_cache(maxsize=200_000)
@@ -147,14 +193,15 @@ def _create_series(
 ) -> dict[int, tuple[int, int | None, float | None]]:
     limit = settings.METRICS_MAX_SERIES_PER_TOKEN
     if token is not None and limit:
-        existing = Series.objects.filter(created_by_token=token).count()
-        allowed = max(0, limit - existing)
+        allowed = max(0, limit - active_series_of(token))
         if len(missing) > allowed:
             for key in missing[allowed:]:
                 result.reject(
                     len(grouped[key].timestamps),
-                    f"series limit reached: token {token.prefix}… may create at most {limit} "
-                    f"series; {grouped[key].name} was not stored",
+                    f"series limit reached: token {token.prefix}… is at its limit of {limit} "
+                    f"active series; new series {_describe(grouped[key])} was not stored (a "
+                    f"series stops counting {settings.METRICS_ACTIVE_SERIES_MINUTES} minutes "
+                    "after its last sample)",
                 )
             missing = missing[:allowed]
     if not missing:

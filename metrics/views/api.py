@@ -54,7 +54,9 @@ def query_api(view: Callable[..., JsonResponse]) -> Callable[..., HttpResponse]:
         try:
             if not request.user.is_authenticated or "HTTP_AUTHORIZATION" in request.META:
                 try:
-                    check_scope(BearerTokenAuthentication().authenticate(request), "read")
+                    token = BearerTokenAuthentication().authenticate(request)
+                    check_scope(token, "read")
+                    request.api_token = token  # type: ignore[attr-defined]
                 except AuthenticationFailed as failure:
                     return failure.response()
             return view(request, *args, **kwargs)

@@ -4,10 +4,11 @@ writes through `storage.writer`, and answers as its protocol defines."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_POST
@@ -38,13 +39,15 @@ from metrics.ingest.limits import ingest_slot
 from metrics.ingest.otlp_json import M, parse_otlp_json, to_otlp_json
 from metrics.ingest.otlp_metrics import convert_metrics_request
 from metrics.ingest.remote_write import parse_write_request
-from metrics.storage.writer import write_samples
+from metrics.storage.writer import NewSeriesPaced, SeriesSamples, WriteResult, write_samples
 from metrics.traces.convert import convert_trace_request
 from metrics.traces.store import store_spans
 from metrics.traces.zipkin import ZipkinError, convert_zipkin_spans
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_DATABASE = 5
+# The next part of a request that brings many new series can come at once.
+PACED_RETRY_AFTER_SECONDS = 1
 
 
 def plain_error(error: IngestError) -> HttpResponse:
@@ -84,6 +87,15 @@ def intake(
     return decorator
 
 
+def paced_write(batches: Iterable[SeriesSamples], token: ApiToken) -> WriteResult:
+    try:
+        return write_samples(
+            batches, token=token, max_new_series=settings.METRICS_MAX_NEW_SERIES_PER_REQUEST
+        )
+    except NewSeriesPaced as paced:
+        raise IngestError(503, str(paced), retry_after=PACED_RETRY_AFTER_SECONDS) from paced
+
+
 @require_POST
 @intake(lambda request, error: plain_error(error))
 @token_required("ingest")
@@ -97,7 +109,7 @@ def remote_write(request: HttpRequest) -> HttpResponse:
     payload = snappy_block_limited(read_raw_body(request))
     batches, problems = parse_write_request(payload)
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
-    result = write_samples(batches, token=token)
+    result = paced_write(batches, token)
     if problems or result.error_count:
         message = "; ".join([*problems, *([result.error_summary()] if result.error_count else [])])
         # Like Prometheus: what could be stored is stored, and a 400 tells the sender not to
@@ -156,7 +168,7 @@ def otlp_metrics(request: HttpRequest) -> HttpResponse:
     export = read_otlp(request, ExportMetricsServiceRequest())
     conversion = convert_metrics_request(export)
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
-    result = write_samples(conversion.series, token=token)
+    result = paced_write(conversion.series, token)
     response = ExportMetricsServiceResponse()
     rejected = conversion.rejected_points + result.samples_rejected
     if rejected:

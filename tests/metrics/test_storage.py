@@ -113,8 +113,9 @@ def test_a_token_may_create_only_so_many_series(org, settings):
     result = write_samples([samples(points=[(T0, 1.0)], pod=str(n)) for n in range(3)], token=token)
     assert (result.series, result.samples_rejected) == (2, 1)
     assert result.errors == [
-        f"series limit reached: token {token.prefix}… may create at most 2 series; "
-        "http_requests_total was not stored"
+        f"series limit reached: token {token.prefix}… is at its limit of 2 active series; "
+        'new series http_requests_total{pod="2"} was not stored (a series stops counting 10 '
+        "minutes after its last sample)"
     ]
     # Existing series still take samples.
     again = write_samples([samples(points=[(T0 + MINUTE, 2.0)], pod="0")], token=token)
