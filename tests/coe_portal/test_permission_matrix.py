@@ -535,3 +535,23 @@ def test_a_refusal_names_the_rule(world: World) -> None:
     assert b"Only members of Checkout acknowledge and silence its alarms and SLOs." in (
         response.content
     )
+
+
+@pytest.mark.django_db
+def test_pages_show_only_the_buttons_the_user_may_use(world: World) -> None:
+    alarm, incident = _alarm(world), _incident(world)
+    pages = (f"/alarms/{alarm.pk}/", f"/incidents/{incident.pk}/")
+    seen = {}
+    for actor in ("member", "other_team"):
+        client = Client()
+        client.force_login(world.actors[actor])  # type: ignore[arg-type]
+        seen[actor] = "".join(client.get(url).content.decode() for url in pages)
+    forms = (
+        f'action="/alarms/{alarm.pk}/acknowledge"', f'action="/alarms/{alarm.pk}/silence"',
+        f'action="/incidents/{incident.pk}/status"', f'action="/incidents/{incident.pk}/timeline"',
+    )  # fmt: skip
+    assert all(form in seen["member"] for form in forms)
+    assert not any(form in seen["other_team"] for form in forms)
+    assert "Not acknowledged yet. Members of Checkout acknowledge it." in seen["other_team"]
+    assert "Members of Checkout silence its notifications." in seen["other_team"]
+    assert "{#" not in seen["member"]
