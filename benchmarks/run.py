@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from benchmarks.capacity import intake_capacity
 from benchmarks.common import Figure, environment, server_url
 from benchmarks.evaluation import evaluation_pass
 from benchmarks.ingest import otlp_throughput, remote_write_throughput
@@ -38,6 +39,8 @@ BENCHMARKS: list[Benchmark] = [
     # 100 000 action items of its own, deleted afterwards; after the rest, so no other
     # benchmark sees them.
     reminder_pass_100k,
+    # Where remote-write throughput stops rising with more clients (sets the bulkhead's slots).
+    intake_capacity,
     # Tops the spans table up to 5 000 000 spans (about a minute, removed afterwards): last.
     trace_search_5m,
 ]

@@ -20,6 +20,10 @@ from coe_portal.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# prometheus_client writes a file there for each metric as the metric is defined, in every
+# process (management commands too): the folder must exist before the first app module loads.
+if env_str("PROMETHEUS_MULTIPROC_DIR"):
+    Path(env_str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -326,7 +330,12 @@ METRICS_ACTIVE_SERIES_MINUTES = env_int("METRICS_ACTIVE_SERIES_MINUTES", 10)
 METRICS_MAX_NEW_SERIES_PER_REQUEST = env_int("METRICS_MAX_NEW_SERIES_PER_REQUEST", 5_000)
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
 SCRAPE_MAX_BODY_BYTES = env_int("SCRAPE_MAX_BODY_BYTES", 16 * 1024 * 1024)
+# The ingest bulkhead (metrics/ingest/limits.py): requests storing at once per process, and how
+# many more may wait how long for a slot; by default one web thread stays free for pages.
+WEB_THREADS = env_int("WEB_THREADS", 8)  # gunicorn threads per worker (gunicorn_conf.py)
 INGEST_MAX_CONCURRENCY = env_int("INGEST_MAX_CONCURRENCY", 3)
+INGEST_MAX_WAITING = env_int("INGEST_MAX_WAITING", max(0, WEB_THREADS - INGEST_MAX_CONCURRENCY - 1))
+INGEST_MAX_WAIT_MS = env_int("INGEST_MAX_WAIT_MS", 2000)
 INGEST_RETRY_AFTER_SECONDS = env_int("INGEST_RETRY_AFTER_SECONDS", 5)
 OTLP_IGNORED_RESOURCE_PREFIXES = env_list(
     "OTLP_IGNORED_RESOURCE_PREFIXES", ["telemetry.", "process."]

@@ -162,7 +162,8 @@ def test_a_busy_intake_sheds_load_with_503_and_retry_after(client, ingest_token,
     from metrics.ingest import limits
 
     settings.INGEST_MAX_CONCURRENCY = 1
-    limits._slots = None  # sized again from the setting
+    settings.INGEST_MAX_WAITING = 0
+    limits.reset()  # sized again from the settings
     body = snappy(write_request([({"__name__": "up"}, [(T0, 1.0)])]))
     try:
         with limits.ingest_slot():  # another request holds the only slot
@@ -173,4 +174,4 @@ def test_a_busy_intake_sheds_load_with_503_and_retry_after(client, ingest_token,
         assert not Series.objects.exists()
         assert post(client, ingest_token, body).status_code == 204
     finally:
-        limits._slots = None
+        limits.reset()
