@@ -111,12 +111,28 @@ def migrated_template(cluster: Cluster, tmp_path: Path) -> None:
 
 
 class Portal:
-    def __init__(self, base_url: str, token: str, env: dict[str, str], log: Path) -> None:
-        self.base_url = base_url
-        self.port = int(base_url.rsplit(":", 1)[1])
+    def __init__(
+        self, process: subprocess.Popen[bytes], port: int, token: str, env: dict[str, str],
+        log: Path,
+    ) -> None:  # fmt: skip
+        self.process = process
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
         self.token = token
         self.env = env
         self.log = log
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers: the master's children, read from /proc."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat.parent.name))
+        return sorted(found)
 
 
 @contextmanager
@@ -148,7 +164,6 @@ def portal_on(
     ).strip()  # fmt: skip
     log = tmp_path / "gunicorn.log"
     command = [str(BIN / "gunicorn"), "coe_portal.wsgi", "--config", "coe_portal/gunicorn_conf.py"]
-    with running(command, env, log):
-        base_url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{base_url}/healthz")
-        yield Portal(base_url, token, env, log)
+    with running(command, env, log) as process:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        yield Portal(process, port, token, env, log)

@@ -31,7 +31,9 @@ READ_APIS = [
     "/api/v1/whoami",
 ]
 # The Prometheus-shaped API speaks of the metric store, the others of the database.
-PROMETHEUS_API = {path for path in READ_APIS[:7]}
+PROMETHEUS_API = set(READ_APIS[:7])
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

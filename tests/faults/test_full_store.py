@@ -27,6 +27,11 @@ PROTOBUF = "application/x-protobuf"
 DISK_FULL = "the metric store is out of disk space; retry later"
 
 
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the triggers and the COPY path are PostgreSQL's"
+)
+
+
 @pytest.fixture
 def token(org):
     return api_token_create(team=org.checkout, name="collector", scopes=["ingest"])

@@ -15,6 +15,8 @@ LIMIT = 1 << 20
 BODY = 4 * LIMIT  # over the limit, at the drain bound (4 x the limit)
 BLOCK = 1 << 16
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def portal(cluster, tmp_path_factory) -> Iterator[Portal]:
