@@ -87,21 +87,20 @@ def drain_bound() -> int:
     return max_body_bytes() * DRAIN_LIMIT_FACTOR
 
 
-def drain(read: Callable[[int], bytes], *, already: int = 0) -> bool:
-    """Read and drop the rest of a refused body, so the client gets to read the answer; False
-    when the bound (bytes or time) stopped it first."""
+def drain(read: Callable[[int], bytes], *, already: int = 0) -> None:
+    """Read and drop the rest of a refused body, so the client gets to read the answer; stop
+    at the bound (bytes or time), after which the server closes the connection."""
     bound = drain_bound()
     deadline = time.monotonic() + DRAIN_SECONDS
     size = already
     while size <= bound and time.monotonic() < deadline:
         try:
             block = read(READ_BLOCK)
-        except Exception:
-            return False
+        except Exception:  # the client went away or garbled the rest: the 413 stands as it is
+            return
         if not block:
-            return True
+            return
         size += len(block)
-    return False
 
 
 def json_document(payload: bytes) -> Any:
