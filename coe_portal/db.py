@@ -93,7 +93,9 @@ class DatabaseUnavailableMiddleware:
     """Any view whose database call fails with a retryable error answers 503 with Retry-After
     (JSON under /api/, text elsewhere) instead of a 500 page: clients and load balancers retry
     a 503, and a 500 stays the mark of our own bugs. Views with a protocol of their own (the
-    intake, the Prometheus API) answer in that shape before this is reached."""
+    intake, the Prometheus API) answer in that shape before this is reached. A failure in
+    another middleware (the session's user is looked up before the view) never comes here: the
+    500 handler answers the same 503 for it (`coe_portal.views.server_error`)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -105,13 +107,18 @@ class DatabaseUnavailableMiddleware:
         if not is_retryable_database_error(exc):
             return None
         logger.warning("%s: database unavailable: %s", request.path, exc)
-        message = unavailable_message(exc)
-        response: HttpResponse
-        if request.path.startswith("/api/"):
-            response = JsonResponse(
-                {"status": "error", "errorType": "unavailable", "error": message}, status=503
-            )
-        else:
-            response = HttpResponse(message + "\n", status=503, content_type="text/plain")
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return unavailable_response(request, exc)
+
+
+def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """The 503 + Retry-After for a retryable database error: JSON under /api/, else a line."""
+    message = unavailable_message(exc)
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"status": "error", "errorType": "unavailable", "error": message}, status=503
+        )
+    else:
+        response = HttpResponse(message + "\n", status=503, content_type="text/plain")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

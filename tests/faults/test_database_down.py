@@ -12,6 +12,7 @@ import pytest
 
 from tests.faults.cluster import Portal, portal_on
 from tests.metrics.helpers import snappy, write_request
+from tests.support import manage
 
 # Every token-protected read API, with a query each accepts.
 READ_APIS = [
@@ -42,15 +43,29 @@ def portal(cluster, tmp_path_factory) -> Iterator[Portal]:
         yield running
 
 
+SIGNED_IN = (
+    "from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY\n"
+    "from django.contrib.auth.models import User\n"
+    "from django.contrib.sessions.backends.db import SessionStore\n"
+    "user = User.objects.create_user('olivia', password='correct horse battery staple')\n"
+    "session = SessionStore()\n"
+    "session[SESSION_KEY] = str(user.pk)\n"
+    "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
+    "session[HASH_SESSION_KEY] = user.get_session_auth_hash()\n"
+    "session.create()\n"
+    "print(session.session_key)"
+)
+
+
 def call(
     portal: Portal, method: str, path: str, body: bytes | None = None, **headers: str
 ) -> tuple[int, dict[str, str], bytes]:
+    headers.setdefault("Authorization", f"Bearer {portal.token}")
+    if not headers["Authorization"]:  # a page, signed in by its session cookie
+        del headers["Authorization"]
     conn = http.client.HTTPConnection("127.0.0.1", portal.port, timeout=30)
     try:
-        conn.request(
-            method, path, body=body,
-            headers={"Authorization": f"Bearer {portal.token}", **headers},
-        )  # fmt: skip
+        conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, dict(response.headers), response.read()
     finally:
@@ -58,8 +73,11 @@ def call(
 
 
 def test_reads_and_writes_answer_503_while_the_database_is_down_and_recover(portal, cluster):
+    session_key = manage(portal.env, "shell", "--no-imports", "-c", SIGNED_IN).strip()
+    session = {"Cookie": f"sessionid={session_key}"}
     for path in READ_APIS:
         assert call(portal, "GET", path)[0] == 200, path  # connections made before the outage
+    assert call(portal, "GET", "/", Authorization="", **session)[0] == 200
     cluster.stop()
     try:
         for path in READ_APIS:
@@ -81,6 +99,12 @@ def test_reads_and_writes_answer_503_while_the_database_is_down_and_recover(port
         assert (status, headers.get("Retry-After")) == (503, "5")
         assert body == b"the metric store is unavailable; retry later\n"
 
+        # A page: the signed-in user is looked up (in middleware) before the view runs.
+        status, headers, body = call(portal, "GET", "/", Authorization="", **session)
+        assert (status, headers.get("Retry-After")) == (503, "5")
+        assert headers["Content-Type"] == "text/plain"
+        assert body == b"the database is unavailable; retry later\n"
+
         status, _, body = call(portal, "GET", "/readyz")
         assert status == 503
         checks = json.loads(body)["checks"]
@@ -92,6 +116,7 @@ def test_reads_and_writes_answer_503_while_the_database_is_down_and_recover(port
 
     for path in READ_APIS:
         assert call(portal, "GET", path)[0] == 200, path
+    assert call(portal, "GET", "/", Authorization="", **session)[0] == 200
     status, _, body = call(portal, "GET", "/readyz")
     assert (status, json.loads(body)["status"]) == (200, "ok")
     status, _, body = call(
