@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -36,6 +36,7 @@ class _ProbeWritten(Exception):
     """Leaves the probe's transaction by rolling it back."""
 
 
+LOCK_NOT_AVAILABLE = "55P03"
 # The series id is no series: Django's foreign keys are checked at commit, which never comes.
 CHUNK_PROBE = (
     "INSERT INTO metrics_chunk (series_id, block, min_time, max_time, count, data) "
@@ -55,11 +56,16 @@ def check_storage() -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             if postgresql:
                 cursor.execute("SET LOCAL statement_timeout = 3000")
+                cursor.execute("SET LOCAL lock_timeout = 1000")
             cursor.execute(CHUNK_PROBE, [b""])
             cursor.execute(SPAN_PROBE.format(table=table))
             raise _ProbeWritten
     except _ProbeWritten:
         return
+    except OperationalError as exc:
+        # A partition being made or dropped holds the table for a moment: busy is not full.
+        if sqlstate(exc) != LOCK_NOT_AVAILABLE:
+            raise
 
 
 def check_broker() -> None:

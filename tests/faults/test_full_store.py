@@ -7,7 +7,9 @@ the raw COPY of `storage.writer`, the span rows through the INSERT of `traces.st
 from __future__ import annotations
 
 import json
+import time
 
+import psycopg
 import pytest
 from django.db import connection
 from google.rpc.status_pb2 import Status
@@ -213,3 +215,18 @@ def test_readyz_names_the_full_store_and_recovers_with_it(client, org, table):
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TRIGGER refuse_write ON {table}")
     assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_counts_a_table_held_by_a_partition_change_as_busy_not_full(client, org):
+    # Another session holds the spans' default partition, as creating a day's partition does.
+    with psycopg.connect(
+        host=connection.settings_dict["HOST"], port=connection.settings_dict["PORT"] or 5432,
+        user=connection.settings_dict["USER"], dbname=connection.settings_dict["NAME"],
+    ) as other:  # fmt: skip
+        other.execute("LOCK TABLE metrics_span_default IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        response = client.get("/readyz")
+        waited = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json()["checks"]["storage"] == "ok"
+    assert 1.0 <= waited < 3.0  # the lock timeout, not the statement timeout
