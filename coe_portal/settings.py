@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "coe_portal.db.DatabaseUnavailableMiddleware",
     # django-axes must come last: it turns a locked-out login into a 429 page.
     "axes.middleware.AxesMiddleware",
 ]

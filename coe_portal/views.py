@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
@@ -11,6 +13,7 @@ from django.views.defaults import page_not_found
 
 from coe_portal.accounts.models import Service, Team
 from coe_portal.accounts.selectors import teams_for_user
+from coe_portal.db import is_retryable_database_error, unavailable_response
 
 
 @require_GET
@@ -43,5 +46,10 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception. A database that is away is not our bug:
+    # 503 + Retry-After, as the views answer (the session's user is looked up in middleware).
+    failure = sys.exc_info()[1]
+    if failure is not None and is_retryable_database_error(failure):
+        return unavailable_response(request, failure)
     # No context processors: the failure may be in them. Never a traceback (DEBUG is off).
     return HttpResponseServerError(loader.get_template("500.html").render())

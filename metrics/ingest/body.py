@@ -4,11 +4,17 @@ content types, and chunked uploads.
 Under gunicorn a `Transfer-Encoding: chunked` request has no Content-Length, and Django then
 reads an empty body: the data would be dropped while the client hears 200. Such bodies are read
 from the WSGI input stream instead (gunicorn de-chunks it).
+
+A body over the limit is read to its end and thrown away (within a bound) before the 413 goes
+out: most clients send the whole body before they read the answer, and a server that closes
+with unread bytes resets the connection, so the client would see a broken pipe, not the 413.
 """
 
 from __future__ import annotations
 
+import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import cramjam
@@ -19,6 +25,10 @@ from coe_portal.safe_json import JSONInputError, load_json
 from metrics.ingest.errors import IngestError, malformed
 
 READ_BLOCK = 1 << 16
+# A body over the limit is drained up to this many times the limit and for this long; past
+# either, the server closes without reading the rest.
+DRAIN_LIMIT_FACTOR = 4
+DRAIN_SECONDS = 10.0
 
 
 def max_body_bytes() -> int:
@@ -49,6 +59,8 @@ def read_raw_body(request: HttpRequest) -> bytes:
         except ValueError:
             raise malformed(f"invalid Content-Length {length_header!r}") from None
         if length > limit:
+            if length <= drain_bound():
+                drain(request.read)
             raise too_large(length)
         body = request.read(length)
         if len(body) != length:
@@ -64,10 +76,31 @@ def read_raw_body(request: HttpRequest) -> bytes:
                 break
             size += len(block)
             if size > limit:
+                drain(stream.read, already=size)
                 raise too_large(size)
             parts.append(block)
         return b"".join(parts)
     return request.read(limit + 1)
+
+
+def drain_bound() -> int:
+    return max_body_bytes() * DRAIN_LIMIT_FACTOR
+
+
+def drain(read: Callable[[int], bytes], *, already: int = 0) -> None:
+    """Read and drop the rest of a refused body, so the client gets to read the answer; stop
+    at the bound (bytes or time), after which the server closes the connection."""
+    bound = drain_bound()
+    deadline = time.monotonic() + DRAIN_SECONDS
+    size = already
+    while size <= bound and time.monotonic() < deadline:
+        try:
+            block = read(READ_BLOCK)
+        except Exception:  # the client went away or garbled the rest: the 413 stands as it is
+            return
+        if not block:
+            return
+        size += len(block)
 
 
 def json_document(payload: bytes) -> Any:

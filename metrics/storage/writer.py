@@ -357,11 +357,16 @@ def insert_chunks(rows: list[tuple[int, int, int, int, int, bytes]]) -> None:
         return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # COPY in binary form: the fastest bulk path psycopg 3 offers.
+            # COPY in binary form: the fastest bulk path psycopg 3 offers. The raw cursor's
+            # errors (disk full, a dropped connection) become Django's, as its own cursor's
+            # are, so callers see one kind and Django drops a broken connection.
             raw = cursor.cursor
-            with raw.copy(
-                f"COPY metrics_chunk ({CHUNK_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
+            with (
+                connection.wrap_database_errors,
+                raw.copy(
+                    f"COPY metrics_chunk ({CHUNK_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
                 copy.set_types(["int8", "int8", "int8", "int8", "int4", "bytea"])
                 for row in rows:
                     copy.write_row(row)

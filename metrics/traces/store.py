@@ -106,7 +106,11 @@ def _copy_insert(
 
     with connection.cursor() as cursor:
         cursor.execute(INCOMING)
-        with cursor.cursor.copy(f"COPY span_incoming ({columns}) FROM STDIN") as copy:
+        # Errors of the raw cursor become Django's, as with its own cursor (see writer.py).
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY span_incoming ({columns}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row((
                     row.trace_id, row.span_id, row.parent_span_id, row.service, row.name,

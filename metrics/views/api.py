@@ -11,12 +11,17 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from coe_portal.accounts.auth import AuthenticationFailed, BearerTokenAuthentication, check_scope
+from coe_portal.db import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_ERRORS,
+    is_retryable_database_error,
+    unavailable_message,
+)
 from metrics.models import Series, SeriesLabel
 from metrics.promql.ast import VectorSelector
 from metrics.promql.engine import instant_query, range_query
@@ -33,7 +38,6 @@ class BadRequest(Exception):
 
 # Far beyond any real timestamp, well inside what 64-bit millisecond arrays can hold.
 MAX_TIME_SECONDS = 9_000_000_000_000
-RETRY_AFTER_SECONDS = 5  # while the database is away
 
 
 def api_error(status: int, error_type: str, message: str) -> JsonResponse:
@@ -68,8 +72,10 @@ def query_api(view: Callable[..., JsonResponse]) -> Callable[..., HttpResponse]:
             return api_error(422, "execution", str(exc))
         except PromQLError as exc:
             return api_error(400, exc.error_type, str(exc))
-        except (OperationalError, InterfaceError):
-            response = api_error(503, "unavailable", "the metric store is unavailable; retry later")
+        except UNAVAILABLE_ERRORS as exc:
+            if not is_retryable_database_error(exc):
+                raise
+            response = api_error(503, "unavailable", unavailable_message(exc, "the metric store"))
             response["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return response
 

@@ -9,7 +9,6 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_POST
 from google.protobuf.message import DecodeError, Message
@@ -25,6 +24,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from coe_portal.accounts.auth import token_required
 from coe_portal.accounts.models import ApiToken
+from coe_portal.db import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_ERRORS,
+    is_retryable_database_error,
+    unavailable_message,
+)
 from metrics.alarms.alertmanager import AlertmanagerPayloadError, receive_alerts
 from metrics.ingest.body import (
     decode_content_encoding,
@@ -45,7 +50,6 @@ from metrics.traces.store import store_spans
 from metrics.traces.zipkin import ZipkinError, convert_zipkin_spans
 
 logger = logging.getLogger(__name__)
-RETRY_AFTER_DATABASE = 5
 # The next part of a request that brings many new series can come at once.
 PACED_RETRY_AFTER_SECONDS = 1
 
@@ -58,9 +62,11 @@ def plain_error(error: IngestError) -> HttpResponse:
 
 
 def database_unavailable(exc: Exception) -> IngestError:
+    """503 + Retry-After: the store is unreachable, restarting, or out of disk, memory or
+    connections (SQLSTATE class 53), so the sender keeps the batch and sends it again."""
     logger.warning("ingest: database unavailable: %s", exc)
     return IngestError(
-        503, "the metric store is unavailable; retry later", retry_after=RETRY_AFTER_DATABASE
+        503, unavailable_message(exc, "the metric store"), retry_after=RETRY_AFTER_SECONDS
     )
 
 
@@ -77,7 +83,9 @@ def intake(
                 with ingest_slot():
                     try:
                         return view(request, *args, **kwargs)
-                    except (OperationalError, InterfaceError) as exc:
+                    except UNAVAILABLE_ERRORS as exc:
+                        if not is_retryable_database_error(exc):
+                            raise
                         raise database_unavailable(exc) from exc
             except IngestError as error:
                 return render_error(request, error)

@@ -14,7 +14,10 @@ def test_healthz_answers_without_login(client, db):
 def test_readyz_checks_database_and_broker(client, db):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "storage": "ok", "broker": "ok"},
+    }
 
 
 @pytest.fixture
