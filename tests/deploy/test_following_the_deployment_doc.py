@@ -311,11 +311,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         tar.extractall(checkout, filter="data")
 
     with portal_database(tmp_path) as database_url:
-        # Step 2, with this machine's PostgreSQL and Redis in place of the doc's examples.
-        env = {
-            "PATH": f"{BIN}{os.pathsep}/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "LANG": "C.UTF-8",
+        # Step 2: the doc's variables (a KeyError names one added to the doc but not here),
+        # with this machine's PostgreSQL and Redis in place of the doc's examples.
+        local_values = {
             "SECRET_KEY": secrets.token_urlsafe(64),
             "ALLOWED_HOSTS": PUBLIC_HOST,
             "CSRF_TRUSTED_ORIGINS": ORIGIN,
@@ -324,15 +322,21 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "CELERY_BROKER_URL": broker,
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "EMAIL_HOST": "127.0.0.1",  # no mail leaves: no worker runs here
-            "TRUST_X_FORWARDED_PROTO": "true",
+        }
+        env = {name: local_values[name] for name in doc_exports()}
+        env |= {
+            "PATH": f"{BIN}{os.pathsep}/usr/bin:/bin",  # the virtualenv first, as the doc says
+            "HOME": str(tmp_path),
+            "LANG": "C.UTF-8",
+            "TRUST_X_FORWARDED_PROTO": "true",  # behind a TLS-terminating proxy
         }
         port = free_port()
         env |= {"HOST": "127.0.0.1", "PORT": str(port)}
         deployment = Deployment(env, checkout, Browser(port), {})
         # Steps 3 and 4.
         deployment.outputs["check"] = deployment.manage("check", "--deploy")
-        deployment.manage("migrate", "--noinput")
-        deployment.outputs["collectstatic"] = deployment.manage("collectstatic", "--noinput")
+        deployment.manage("migrate")
+        deployment.manage("collectstatic", "--noinput")
         # Step 5: the Procfile's web line, as a supervisor runs it.
         procfile = dict(
             line.split(":", 1) for line in (checkout / "Procfile").read_text().splitlines() if line
