@@ -6,8 +6,10 @@ runs `check --deploy`, `migrate` and `collectstatic`, starts the Procfile's `web
 creates the first administrator and a team and a service in the admin, and then, logged in as
 that administrator behind a TLS-terminating proxy (`X-Forwarded-Proto: https`), walks the UI:
 every page of the URL conf answers 200 and every script, stylesheet and icon it references
-(plotly.js included) is served. The demo data (`manage.py demo`), an alarm made on its form and
-a trace sent to the Zipkin intake give it one of each kind of object to open.
+(plotly.js included) is served, and the walk reaches every page route of the URL conf. The
+demo data (`manage.py demo`), an alarm made on its form, a trace sent to the Zipkin intake and a
+COE started from an incident that needs one give it an object of each kind to open (a few
+pages of each route, not all of them: the whole module takes well under a minute and a half).
 
 Every command runs with this test run's Python, the project's virtualenv: installing
 requirements.txt into a new virtualenv would take minutes and test pip, not the doc.
