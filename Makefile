@@ -35,7 +35,11 @@ migrate: $(VENV)/.runtime-installed
 demo: migrate
 	$(MANAGE) demo
 
+# Web's address, for links and the demo traffic (honcho gives the others PORTs of their own).
+LOCAL_URL = http://$(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 run: export DEBUG ?= true
+run: export SITE_URL ?= $(LOCAL_URL)
+run: export LOADGEN_ENDPOINT ?= $(LOCAL_URL)
 run: export PROMETHEUS_MULTIPROC_DIR = $(abspath $(DATA_DIR))/prometheus
 run: $(VENV)/.runtime-installed demo
 	$(MANAGE) collectstatic --noinput --verbosity 0

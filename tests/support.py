@@ -7,6 +7,7 @@ machine; with COE_PORTAL_REQUIRE_INTEGRATION=1 (set by .ci/run) the same test fa
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -57,9 +58,19 @@ def require_redis() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port: one the system picks, or one of TEST_PORTS (e.g. `18200-18299`) on a machine
+    where servers may only listen on some ports."""
+    first, _, last = os.environ.get("TEST_PORTS", "").partition("-")
+    ports = range(int(first), int(last or first) + 1) if first else range(0, 1)
+    candidates = random.sample(ports, len(ports))  # shuffled: two runs rarely pick the same
+    for candidate in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:

@@ -110,9 +110,9 @@ def test_gunicorn_workers_share_metrics_and_export_traces(tmp_path, otlp_receive
     command = [str(BIN / "gunicorn"), "coe_portal.wsgi", "--config", "coe_portal/gunicorn_conf.py"]
     base = f"http://127.0.0.1:{port}"
     with running(command, env, tmp_path / "gunicorn.log"):
-        # Waiting polls until an answer comes, perhaps more than once on a busy machine: it
-        # polls a page other than the one counted.
-        wait_for_http(f"{base}/login/")
+        # Not /healthz: on a busy machine the first answer can outlast the poll's timeout, and
+        # the poll's retry would be one more /healthz request than the 40 counted below.
+        wait_for_http(f"{base}/metrics")
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda _: fetch(f"{base}/healthz"), range(40)))
         fetch(f"{base}/login/")

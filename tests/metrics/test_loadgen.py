@@ -1,12 +1,22 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 
 import numpy as np
 import pytest
 
 from metrics.loadgen.shop import BUCKETS_S, Incident, bucket_counts, parse_incident, simulate
-from tests.support import manage, portal_process
+from tests.support import (
+    BIN,
+    free_port,
+    manage,
+    portal_database,
+    portal_process,
+    process_env,
+    running,
+)
 
 NOW = 1_700_000_000_000
 
@@ -75,4 +85,39 @@ def test_loadgen_backfills_through_the_otlp_intake(tmp_path):
             "--backfill", "30m", "--duration", "0", "--wait", "30",
         )  # fmt: skip
         services = json.loads(portal.shell(STORED))
+    assert services == ["cart", "checkout", "frontend", "payments", "search"]
+
+
+@pytest.mark.integration
+def test_with_keep_running_it_outlives_its_wait_and_sends_once_the_portal_is_up(tmp_path):
+    """As in `make run`, where honcho stops every process when one exits: a portal that is not
+    up within --wait is reported and waited for again, and the traffic goes out when it is."""
+    port = free_port()
+    with portal_database(tmp_path) as database_url:
+        env = process_env(
+            tmp_path,
+            DATABASE_URL=database_url,
+            PORT=str(port),
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom-multiproc"),
+        )
+        manage(env, "migrate", "--noinput")
+        manage(env, "demo")
+        loadgen_command = [
+            sys.executable, "manage.py", "loadgen", "--endpoint", f"http://127.0.0.1:{port}",
+            "--backfill", "30m", "--duration", "0", "--wait", "1", "--keep-running",
+        ]  # fmt: skip
+        loadgen_log = tmp_path / "loadgen.log"
+        with running(loadgen_command, env, loadgen_log) as loadgen:
+            deadline = time.monotonic() + 60
+            while loadgen_log.read_text().count("did not become ready within 1 s") < 2:
+                assert loadgen.poll() is None, loadgen_log.read_text()
+                assert time.monotonic() < deadline, loadgen_log.read_text()
+                time.sleep(0.2)
+            assert f"The portal at http://127.0.0.1:{port} did not" in loadgen_log.read_text()
+            gunicorn = [
+                str(BIN / "gunicorn"), "coe_portal.wsgi", "--config", "coe_portal/gunicorn_conf.py",
+            ]  # fmt: skip
+            with running(gunicorn, env, tmp_path / "gunicorn.log"):
+                assert loadgen.wait(timeout=120) == 0, loadgen_log.read_text()
+                services = json.loads(manage(env, "shell", "--no-imports", "-c", STORED))
     assert services == ["cart", "checkout", "frontend", "payments", "search"]

@@ -1,5 +1,9 @@
 """`manage.py loadgen`: a small shop's traffic, sent to the portal by the OpenTelemetry SDK:
-metrics of every request, and live traces of a sample of them (the backfill sends no traces)."""
+metrics of every request, and live traces of a sample of them (the backfill sends no traces).
+
+Under a process manager that stops every process when one exits (honcho in `make run`), it runs
+with `--keep-running`: demo traffic is optional, so it must never take the portal down with it.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,11 @@ from metrics.models import Series
 from metrics.promql.lexer import parse_duration
 
 TOKEN_NAME = "loadgen"  # noqa: S105 (the token's label, not a secret)
+USAGE_ERROR = 2  # CommandError's return code for a bad option: retrying cannot fix it
+
+
+class PortalNotReady(CommandError):
+    """The portal's /readyz did not answer 200 within --wait seconds."""
 
 
 class Command(BaseCommand):
@@ -32,6 +41,8 @@ class Command(BaseCommand):
         "OpenTelemetry SDK and export its metrics, and live traces of a sample of its requests, "
         "to the portal over OTLP/HTTP."
     )
+
+    _token = ""
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -82,11 +93,51 @@ class Command(BaseCommand):
             "--wait",
             type=float,
             default=60.0,
-            help="Seconds to wait for the portal's /readyz before starting.",
+            help="Seconds to wait for the portal's /readyz before starting (or, with "
+            "--keep-running, before saying so and waiting again).",
+        )
+        parser.add_argument(
+            "--keep-running",
+            action="store_true",
+            help="Never exit on a failure (portal not ready, a failed backfill, a bad option): "
+            "log it and try again, for a process manager that stops everything when one "
+            "process exits.",
         )
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options["keep_running"]:
+            self._run(options)
+            return
+        retry_seconds = min(30.0, max(1.0, options["wait"]))
+        try:
+            while True:
+                try:
+                    self._run(options)
+                    return
+                except PortalNotReady as exc:
+                    # _wait_for has already waited --wait seconds: go straight round again.
+                    self.stderr.write(f"loadgen: {exc} Still waiting.")
+                except CommandError as exc:
+                    if exc.returncode != USAGE_ERROR:
+                        self._log_retry(exc, retry_seconds)
+                        continue
+                    # Trying again cannot help; staying up keeps the rest of the stack up.
+                    self.stderr.write(f"loadgen: {exc}. Demo traffic is off until a restart.")
+                    while True:
+                        time.sleep(3600)
+                except Exception as exc:  # any other failure: log it, never exit
+                    self._log_retry(exc, retry_seconds)
+        except KeyboardInterrupt:
+            return
+
+    def _log_retry(self, exc: Exception, retry_seconds: float) -> None:
+        self.stderr.write(
+            f"loadgen: {type(exc).__name__}: {exc}. Trying again in {retry_seconds:g} s."
+        )
+        time.sleep(retry_seconds)
+
+    def _run(self, options: dict[str, Any]) -> None:
         endpoint = options["endpoint"].rstrip("/")
         now_ms = int(time.time() * 1000)
         try:
@@ -99,11 +150,12 @@ class Command(BaseCommand):
                 else (0.0 if duration == "0" else parse_duration(duration) / 1000)
             )
         except (ValueError, Exception) as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), returncode=USAGE_ERROR) from None
         if options["trace_rate"] < 0:
-            raise CommandError("--trace-rate cannot be negative")
-        token = options["token"] or self._demo_token()
+            raise CommandError("--trace-rate cannot be negative", returncode=USAGE_ERROR)
         self._wait_for(endpoint, options["wait"])
+        token = options["token"] or self._token or self._demo_token()
+        self._token = token  # one token for every attempt of this process
 
         def exporter() -> OTLPMetricExporter:
             return OTLPMetricExporter(
@@ -177,7 +229,9 @@ class Command(BaseCommand):
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise CommandError(
-                    f"The portal at {endpoint} did not become ready within {seconds:g} s."
+                raise PortalNotReady(
+                    f"The portal at {endpoint} did not become ready within {seconds:g} s "
+                    "(is it the portal's address? Set LOADGEN_ENDPOINT, or run "
+                    "`make run` with the same HOST and PORT as the web process)."
                 )
             time.sleep(1)
