@@ -413,7 +413,11 @@ def test_check_deploy_reports_no_issues(deployment):
 def test_the_health_check_answers_for_the_public_host_name(deployment):
     response = deployment.browser.get("/readyz")
     assert response.status == 200
-    assert json.loads(response.body)["checks"] == {"database": "ok", "broker": "ok"}
+    assert json.loads(response.body)["checks"] == {
+        "database": "ok",
+        "storage": "ok",
+        "broker": "ok",
+    }
 
 
 def test_every_page_and_the_files_it_loads_are_served(deployment):
