@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from coe_portal.accounts.auth import token_required
 from incidents.action_items.api import action_item_json
+from incidents.action_items.models import ActionItem
 from incidents.coe.models import SECTIONS, Coe
 from incidents.coe.selectors import coes_visible_to_team
 from incidents.incident.api import LIMIT, api_error, iso, request_token
 
 
+def with_related(coes: QuerySet[Coe]) -> QuerySet[Coe]:
+    """What `coe_json` reads, in a fixed number of queries however many COEs there are."""
+    items = ActionItem.objects.select_related("owner", "team")
+    return coes.select_related("incident", "team").prefetch_related(
+        "services", "authors", Prefetch("action_items", queryset=items)
+    )
+
+
 def coe_json(coe: Coe, *, full: bool = False) -> dict[str, Any]:
-    items = list(coe.action_items.select_related("owner", "team"))
+    items = list(coe.action_items.all())
     data: dict[str, Any] = {
         "id": coe.pk,
         "title": coe.title,
@@ -65,7 +75,7 @@ def coe_json(coe: Coe, *, full: bool = False) -> dict[str, Any]:
 @require_GET
 @token_required("read")
 def coe_list_api(request: HttpRequest) -> JsonResponse:
-    coes = coes_visible_to_team(request_token(request).team).prefetch_related("services", "authors")
+    coes = with_related(coes_visible_to_team(request_token(request).team))
     if request.GET.get("state"):
         coes = coes.filter(state=request.GET["state"])
     if request.GET.get("team"):
@@ -76,7 +86,7 @@ def coe_list_api(request: HttpRequest) -> JsonResponse:
 @require_GET
 @token_required("read")
 def coe_detail_api(request: HttpRequest, pk: int) -> JsonResponse:
-    coe = coes_visible_to_team(request_token(request).team).filter(pk=pk).first()
+    coe = with_related(coes_visible_to_team(request_token(request).team)).filter(pk=pk).first()
     if coe is None:
         return api_error(404, f"no COE with id {pk}")
     return JsonResponse({"status": "success", "data": coe_json(coe, full=True)})

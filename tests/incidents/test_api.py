@@ -116,3 +116,25 @@ def test_a_coe_in_full(client, org):
         "/api/v1/action-items", {"owner": "theo", "status": "open"}, **bearer(org.search, "read")
     ).json()["data"]
     assert [item["title"] for item in owned] == ["Add pool size to the canary checks"]
+
+
+def test_listing_coes_takes_the_same_queries_for_one_or_many(
+    client, org, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    headers = bearer(org.platform, "read")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/v1/coes", **headers).status_code == 200
+        return len(captured)
+
+    written_coe(org)
+    queries()  # the token's first use is recorded: one more statement, once a minute
+    one = queries()
+    for _ in range(3):
+        written_coe(org, resolved_incident(org))
+    assert len(client.get("/api/v1/coes", **headers).json()["data"]) == 4
+    assert queries() == one
