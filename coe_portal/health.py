@@ -13,10 +13,12 @@ would succeed again, with no failure mark to share between processes or to expir
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import OperationalError, connection, transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -106,3 +108,20 @@ def readyz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if ready else "unavailable", "checks": results},
         status=200 if ready else 503,
     )
+
+
+class ProbesAnswerAnyHostMiddleware:
+    """Load balancers and Kubernetes probe by address (`Host: 10.0.3.7:8000`), which
+    ALLOWED_HOSTS refuses with a 400 before any view runs. The probes answer here, before the
+    host is checked: they say only whether the portal is up and ready, never anything a host
+    name could protect."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.probes = {"/healthz": healthz, "/readyz": readyz}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info not in self.probes:
+            return self.get_response(request)
+        request.resolver_match = resolve(request.path_info)  # labels the request metrics
+        return self.probes[request.path_info](request)

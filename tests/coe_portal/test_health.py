@@ -40,3 +40,11 @@ def test_readyz_is_503_naming_the_broker_when_it_is_down(client, db, unreachable
 
 def test_probes_are_not_cached(client, db):
     assert "no-cache" in client.get("/readyz")["Cache-Control"]
+
+
+def test_probes_answer_a_load_balancer_that_sends_an_address_as_host(client, db, settings):
+    settings.ALLOWED_HOSTS = ["portal.example.com"]
+    for path in ("/healthz", "/readyz"):
+        assert client.get(path, HTTP_HOST="10.0.3.7:8000").status_code == 200
+    # Every other page still refuses a host it does not know.
+    assert client.get("/login/", HTTP_HOST="10.0.3.7:8000").status_code == 400
