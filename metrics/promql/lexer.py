@@ -40,6 +40,8 @@ def parse_duration(text: str) -> int:
 
 
 def tokenize(query: str) -> list[Token]:
+    if "\x00" in query:
+        raise ParseError(f"unexpected NUL character at position {query.index(chr(0))}")
     tokens: list[Token] = []
     pos = 0
     length = len(query)
@@ -95,12 +97,33 @@ def tokenize(query: str) -> list[Token]:
 
 def _number(text: str) -> float:
     if text[:2].lower() == "0x":
-        return float(int(text, 16))
+        try:
+            return float(int(text, 16))
+        except OverflowError:
+            raise ParseError(f'number "{text[:40]}" is out of range') from None
     return float(text)
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a",
             "b": "\b", "f": "\f", "v": "\v"}  # fmt: skip
+
+
+_HEX_RE = re.compile(r"[0-9a-fA-F]+")
+
+
+def _storable(value: str, start: int) -> str:
+    """A string can only match what the store holds: no NUL, no lone surrogate (from escapes
+    such as \\x00 or \\ud800; the database and UTF-8 refuse both)."""
+    if "\x00" in value:
+        raise ParseError(f"string at position {start} contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ParseError(
+                f"string at position {start} contains a lone surrogate (\\ud800-\\udfff)"
+            ) from None
+    return value
 
 
 def _string(query: str, start: int) -> tuple[str, int]:
@@ -110,7 +133,7 @@ def _string(query: str, start: int) -> tuple[str, int]:
     while pos < len(query):
         char = query[pos]
         if char == quote:
-            return "".join(out), pos + 1
+            return _storable("".join(out), start), pos + 1
         if char == "\\" and quote != "`":
             pos += 1
             if pos >= len(query):
@@ -122,6 +145,8 @@ def _string(query: str, start: int) -> tuple[str, int]:
                 size = {"x": 2, "u": 4, "U": 8}[escape]
                 code = query[pos + 1 : pos + 1 + size]
                 try:
+                    if len(code) != size or not _HEX_RE.fullmatch(code):
+                        raise ValueError(code)
                     out.append(chr(int(code, 16)))
                 except ValueError:
                     raise ParseError(f"bad escape \\{escape}{code} in string") from None
