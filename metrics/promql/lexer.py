@@ -14,11 +14,14 @@ KEYWORDS = {
 DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000,
                   "w": 604_800_000, "y": 31_536_000_000}  # fmt: skip
 
-_DURATION_RE = re.compile(r"(?:\d+(?:ms|s|m|h|d|w|y))+")
-_DURATION_PART_RE = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+# ASCII digits only, as in Prometheus: `\d` and str.isdigit() also take "¹" or "٣".
+_DURATION_RE = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
+_DURATION_PART_RE = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
 _NUMBER_RE = re.compile(
-    r"0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf|nan)(?![A-Za-z0-9_:])"
+    r"0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    r"|(?i:inf|nan)(?![A-Za-z0-9_:])"
 )
+_DIGITS = frozenset("0123456789")
 _IDENT_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _OPERATORS = ["=~", "!~", "!=", "==", ">=", "<=", "+", "-", "*", "/", "%", "^", ">", "<", "=",
               "(", ")", "{", "}", "[", "]", ",", "@", ":"]  # fmt: skip
@@ -59,7 +62,7 @@ def tokenize(query: str) -> list[Token]:
             tokens.append(Token("STRING", query[pos:pos_after], pos, value))
             pos = pos_after
             continue
-        if char.isdigit() or (char == "." and pos + 1 < length and query[pos + 1].isdigit()):
+        if char in _DIGITS or (char == "." and pos + 1 < length and query[pos + 1] in _DIGITS):
             duration = _DURATION_RE.match(query, pos)
             number = _NUMBER_RE.match(query, pos)
             if duration and (not number or duration.end() > number.end()):

@@ -366,6 +366,9 @@ def test_alertmanager_alerts_without_labels_or_with_long_times_are_a_400(
         ("up\x00", "unexpected NUL character at position 2"),
         ('up{job="\\u00"}', 'bad escape \\u00"} in string'),
         ("0x" + "f" * 300, 'number "0xffffffffffffffffffffffffffffffffffffff" is out of range'),
+        # str.isdigit() holds for superscripts, which no number pattern matches.
+        ("\u00b9", "unexpected character '\u00b9' at position 0"),
+        ("rate(up[\u0663m])", "unexpected character '\u0663' at position 8"),
     ],
 )
 def test_a_query_the_store_cannot_answer_is_a_400(client, token, query, message):
