@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from tests.fuzz.generators import GENERATORS, Context, Payload
 
@@ -330,6 +334,26 @@ CORPUS_TARGETS: dict[str, tuple[str, str, dict[str, str]]] = {
 }
 
 
+def _refused(endpoint: str) -> Callable[[int, bytes], str | None]:
+    """Every corpus payload is refused: whole with a 4xx, or (OTLP protobuf, whose requests
+    here are otherwise well-formed) in part, counted in partial_success."""
+
+    def expect(status: int, body: bytes) -> str | None:
+        if endpoint == "otlp_traces_protobuf":
+            rejected = ExportTraceServiceResponse.FromString(body).partial_success.rejected_spans
+        elif endpoint == "otlp_metrics_protobuf":
+            answer = ExportMetricsServiceResponse.FromString(body)
+            rejected = answer.partial_success.rejected_data_points
+        else:
+            refused = 400 <= status < 500 and status not in (401, 403)  # not the token's fault
+            return None if refused else f"answered {status}, not a 4xx: {body[:200]!r}"
+        if status != 200 or rejected < 1:
+            return f"answered {status} with {rejected} rejected, not 200 refusing it"
+        return None
+
+    return expect
+
+
 def load_corpus(incident_id: int) -> list[Payload]:
     """Every regression payload, as it is stored: a folder per endpoint, a file per payload
     (for the query endpoints the file is the PromQL text, sent with a fixed time or range)."""
@@ -342,7 +366,7 @@ def load_corpus(incident_id: int) -> list[Payload]:
             data = item.read_bytes()
             payload = Payload(
                 f"corpus:{folder.name}", path.format(incident=incident_id), data, content_type,
-                dict(headers), label=item.name,
+                dict(headers), label=item.name, expect=_refused(folder.name),
             )  # fmt: skip
             if folder.name in ("query", "query_range"):
                 params = {"query": data.decode("utf-8", "surrogatepass")}
