@@ -15,6 +15,9 @@ DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_0
                   "w": 604_800_000, "y": 31_536_000_000}  # fmt: skip
 
 # ASCII digits only, as in Prometheus: `\d` and str.isdigit() also take "¹" or "٣".
+# As Prometheus (a Go time.Duration, int64 nanoseconds): longer ones would overflow the int64
+# millisecond arithmetic of evaluation.
+MAX_DURATION_MS = (2**63 - 1) // 1_000_000
 _DURATION_RE = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
 _DURATION_PART_RE = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
 _NUMBER_RE = re.compile(
@@ -39,7 +42,10 @@ def parse_duration(text: str) -> int:
     """'1h30m' -> milliseconds."""
     if not _DURATION_RE.fullmatch(text):
         raise ParseError(f'bad duration "{text}": use units ms, s, m, h, d, w, y')
-    return sum(int(n) * DURATION_UNITS[unit] for n, unit in _DURATION_PART_RE.findall(text))
+    total = sum(int(n) * DURATION_UNITS[unit] for n, unit in _DURATION_PART_RE.findall(text))
+    if total > MAX_DURATION_MS:
+        raise ParseError(f'bad duration "{text[:40]}": out of range (at most 292 years)')
+    return total
 
 
 def tokenize(query: str) -> list[Token]:

@@ -369,6 +369,11 @@ def test_alertmanager_alerts_without_labels_or_with_long_times_are_a_400(
         # str.isdigit() holds for superscripts, which no number pattern matches.
         ("\u00b9", "unexpected character '\u00b9' at position 0"),
         ("rate(up[\u0663m])", "unexpected character '\u0663' at position 8"),
+        (
+            "rate(up[99999999999999y])",
+            'bad duration "99999999999999y": out of range (at most 292 years)',
+        ),
+        ("up offset 293y", 'bad duration "293y": out of range (at most 292 years)'),
     ],
 )
 def test_a_query_the_store_cannot_answer_is_a_400(client, token, query, message):
