@@ -210,6 +210,8 @@ def cases() -> dict[str, dict[str, bytes | str]]:
             "surrogate-in-string.promql": 'up{job="\\ud800"}',
             "hex-overflow.promql": "0x" + "f" * 300,
             "sum-of-300.promql": " + ".join(["1"] * 300),
+            "range-99999999999999y.promql": "rate(up[99999999999999y])",
+            "offset-293y.promql": "up offset 293y",
         },
         "query_range": {
             "parens-120kb.promql": "(" * 120_000,

@@ -38,6 +38,8 @@ PORTS = range(18100, 18200)
 
 SETUP = """
 import json
+import time
+from metrics.storage.writer import SeriesSamples, write_samples
 from coe_portal.accounts.models import Service, Team
 from coe_portal.accounts.services import api_token_create
 from django.utils import timezone
@@ -47,6 +49,15 @@ service = Service.objects.create(name="cart", team=team, tier=1)
 token = api_token_create(team=team, name="fuzz", scopes=["ingest", "read", "write"])
 incident = incident_open(title="fuzzed", severity="SEV3", team=team, services=[service],
     started_at=timezone.now(), detected_at=None, summary="", restricted=False)
+# Series the generated queries select, so that evaluation reaches the data.
+now = int(time.time() * 1000)
+steps = [now - 15_000 * i for i in range(240, 0, -1)]
+write_samples([
+    SeriesSamples(name, labels, steps, [float(i % 7) for i in range(len(steps))])
+    for name, labels in [("up", {"job": "api"}), ("up", {"job": "web"}),
+        ("http_requests_total", {"code": "500", "method": "POST"}),
+        ("http_requests_total", {"code": "200", "method": "GET"}), ("queue_depth", {})]
+], token=token.token)
 print(json.dumps({"token": token.secret, "incident": incident.pk}))
 """
 

@@ -35,7 +35,7 @@ def report(runner: Runner, endpoint: str) -> str:
 
 
 def test_every_regression_payload_is_refused_with_a_4xx_or_in_partial_success(runner):
-    assert runner.run_corpus() == 67
+    assert runner.run_corpus() == 69
     findings = [f for f in runner.findings() if f.endpoint.startswith("corpus:")]
     assert [f"{f.endpoint} {f.label}: {f.problem[:200]}" for f in findings] == []
     assert {e: t.server_error + t.hangs for e, t in runner.tallies.items()} == {
