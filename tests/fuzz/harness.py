@@ -230,16 +230,22 @@ class Runner:
             headers["Content-Type"] = payload.content_type
         started = time.monotonic()
         problem = ""
-        try:
-            response = self._session().request(
-                payload.method, url, data=body, headers=headers, timeout=DEADLINE_SECONDS
-            )
-        except requests.Timeout:
-            response = None
-            problem = f"no answer within {DEADLINE_SECONDS:.0f} s"
-        except requests.ConnectionError as exc:
-            response = None
-            problem = f"connection failed: {exc}"
+        response: requests.Response | None = None
+        for attempt in (1, 2):
+            try:
+                response = self._session().request(
+                    payload.method, url, data=body, headers=headers, timeout=DEADLINE_SECONDS
+                )
+                break
+            except requests.Timeout:
+                problem = f"no answer within {DEADLINE_SECONDS:.0f} s"
+                break
+            except requests.ConnectionError as exc:
+                # Once on a new connection: a kept-alive one may have been closed by the server
+                # just as the request went out (nothing was read). Twice is a finding.
+                self._local.session = None
+                problem = f"connection failed twice: {exc}" if attempt == 2 else ""
+                started = time.monotonic()
         elapsed = time.monotonic() - started
         status = response.status_code if response is not None else 0
         if response is not None and elapsed > DEADLINE_SECONDS:
