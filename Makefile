@@ -11,11 +11,12 @@ DATA_DIR ?= var
 
 export HOST PORT DATA_DIR
 
-.PHONY: run test lint typecheck pytest migrate demo bench clean help
+.PHONY: run test lint typecheck pytest migrate demo bench fuzz clean help
 
 help:
 	@echo "make run    set up .venv, migrate, load demo data, start web + worker + beat"
 	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make fuzz   10 000 hostile payloads per endpoint against gunicorn on PostgreSQL"
 	@echo "make clean  remove .venv and local data ($(DATA_DIR)/)"
 
 $(VENV)/.runtime-installed: requirements.txt
@@ -65,6 +66,14 @@ test: lint typecheck pytest
 # Intake throughput and bytes per sample against a throwaway PostgreSQL database (see benchmarks/).
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.run
+
+# Hostile and well-formed payloads against gunicorn on PostgreSQL (DATABASE_URL's server; a
+# database of its own next to it): FUZZ_COUNT per endpoint from FUZZ_SEED, and the corpus.
+# Prints a table per endpoint; failing payloads go to FUZZ_FAILURES (var/fuzz-failures).
+fuzz: export FUZZ_COUNT ?= 10000
+fuzz: export FUZZ_SEED ?= 1
+fuzz: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.fuzz
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR)

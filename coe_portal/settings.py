@@ -324,6 +324,8 @@ LOGGING = {
 
 # Metrics storage and intake.
 METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 30)
+# Intake refuses samples older than the retention or further ahead than this (clock skew).
+METRICS_FUTURE_TOLERANCE_SECONDS = env_int("METRICS_FUTURE_TOLERANCE_SECONDS", 600)
 TRACES_RETENTION_DAYS = env_int("TRACES_RETENTION_DAYS", 7)
 METRICS_MAX_SERIES_PER_TOKEN = env_int("METRICS_MAX_SERIES_PER_TOKEN", 100_000)
 # A series stops counting against its token's limit this long after its last sample.

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from coe_portal.accounts.models import Membership, Service, Team
 
 PASSWORD = "correct horse battery staple"
+TEST_RETENTION_DAYS = 30 * 365
 
 
 def pytest_configure() -> None:
@@ -27,6 +28,9 @@ def pytest_configure() -> None:
     settings.STATIC_ROOT = Path(tempfile.mkdtemp(prefix="coe-portal-static-"))
     # Deliberately slow password hashing would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Many tests write samples at fixed times of 2023 (T0 = 1_700_000_000_000): a 30-year
+    # retention keeps them within what the intake accepts. Tests of the bounds set their own.
+    settings.METRICS_RETENTION_DAYS = TEST_RETENTION_DAYS
 
 
 def pytest_unconfigure() -> None:

@@ -103,6 +103,8 @@ def process_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
             "DATA_DIR": str(tmp_path),
             "STATIC_ROOT": str(settings.STATIC_ROOT),
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            # As in-process tests (tests/conftest.py): fixed 2023 sample times stay accepted.
+            "METRICS_RETENTION_DAYS": str(settings.METRICS_RETENTION_DAYS),
         }
     )
     env.pop("DATABASE_URL", None)

@@ -7,7 +7,7 @@ items, do not exist for it (404, and absent from lists)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -28,6 +28,7 @@ from incidents.incident.selectors import incidents_visible_to_team
 from incidents.incident.services import incident_open, incident_set_status
 
 LIMIT = 500
+TITLE_LENGTH = Incident._meta.get_field("title").max_length or 200
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -105,12 +106,36 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
 
 def body_time(body: dict[str, Any], key: str) -> datetime | None:
     value = body.get(key)
-    if value in (None, ""):
+    if value is None or value == "":
         return None
-    moment = parse_datetime(str(value)) if isinstance(value, str) else None
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible, such as month 13
+        moment = None
     if moment is None or moment.tzinfo is None:
         raise ValidationError({key: "give an ISO 8601 time with a zone, e.g. 2026-11-23T10:00Z"})
+    try:
+        moment.astimezone(UTC)  # what the database stores must stay within years 1-9999
+    except OverflowError:
+        raise ValidationError({key: "give a time between the years 1 and 9999 in UTC"}) from None
     return moment
+
+
+def body_text(
+    body: dict[str, Any], key: str, *, max_length: int | None = None, required: bool = False
+) -> str:
+    """A string field of the body: absent or null is empty (or refused when required); any
+    other type is refused, and so is text longer than its column holds."""
+    value = body.get(key)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError({key: "must be a string"})
+    if required and not value.strip():
+        raise ValidationError({key: "required: a non-empty string"})
+    if max_length is not None and len(value) > max_length:
+        raise ValidationError({key: f"at most {max_length} characters (got {len(value)})"})
+    return value
 
 
 def invalid(error: ValidationError) -> JsonResponse:
@@ -123,24 +148,25 @@ def incident_create_api(request: HttpRequest) -> JsonResponse:
     token = request_token(request)
     try:
         body = json_body(request)
-        title = body.get("title")
-        if not isinstance(title, str) or not title.strip():
-            raise ValidationError({"title": "required: a non-empty string"})
+        title = body_text(body, "title", max_length=TITLE_LENGTH, required=True)
         severity = body.get("severity", Severity.SEV3)
-        if severity not in Severity.values:
+        if not isinstance(severity, str) or severity not in Severity.values:
             raise ValidationError({"severity": f"one of {', '.join(Severity.values)}"})
         names = body.get("services", [])
-        if not isinstance(names, list):
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise ValidationError({"services": "a list of service names"})
         services = list(Service.objects.filter(name__in=names))
         unknown = sorted(set(names) - {s.name for s in services})
         if unknown:
             raise ValidationError({"services": f"unknown services: {', '.join(unknown)}"})
+        restricted = body.get("restricted", False)
+        if not isinstance(restricted, bool):
+            raise ValidationError({"restricted": "must be true or false"})
         started = body_time(body, "started_at")
         incident = incident_open(
             title=title, severity=severity, team=token.team, services=services,
             started_at=started or timezone.now(), detected_at=body_time(body, "detected_at"),
-            summary=str(body.get("summary", "")), restricted=bool(body.get("restricted", False)),
+            summary=body_text(body, "summary"), restricted=restricted,
         )  # fmt: skip
     except ValidationError as error:
         return invalid(error)
@@ -182,7 +208,7 @@ def incident_status_api(request: HttpRequest, pk: int) -> JsonResponse:
         return incident
     try:
         body = json_body(request)
-        incident = incident_set_status(incident=incident, status=str(body.get("status", "")))
+        incident = incident_set_status(incident=incident, status=body_text(body, "status"))
     except ValidationError as error:
         return invalid(error)
     return JsonResponse({"status": "success", "data": incident_json(incident)})
@@ -197,15 +223,13 @@ def incident_timeline_api(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         body = json_body(request)
         kind = body.get("kind", TimelineEntry.Kind.NOTE)
-        if kind not in (
+        if not isinstance(kind, str) or kind not in (
             TimelineEntry.Kind.NOTE,
             TimelineEntry.Kind.DEPLOY,
             TimelineEntry.Kind.ACTION,
         ):
             raise ValidationError({"kind": "one of note, deploy, action"})
-        text = body.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise ValidationError({"text": "required: a non-empty string"})
+        text = body_text(body, "text", required=True)
         entry = TimelineEntry.objects.create(
             incident=incident, at=body_time(body, "at") or timezone.now(), kind=kind,
             text=text.strip(),

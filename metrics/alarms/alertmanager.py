@@ -21,6 +21,7 @@ from metrics.alarms.models import Alarm
 from metrics.alarms.services import record_state
 
 NAME_CHARACTERS = re.compile(r"[^a-z0-9-]+")
+MAX_TIME_CHARS = 64
 
 
 class AlertmanagerPayloadError(ValueError):
@@ -63,6 +64,8 @@ def parse_payload(body: Any) -> list[dict[str, Any]]:
     for index, alert in enumerate(alerts):
         if not isinstance(alert, dict) or alert.get("status") not in ("firing", "resolved"):
             raise AlertmanagerPayloadError(f"alerts[{index}]: status must be firing or resolved")
+        if "labels" not in alert:
+            raise AlertmanagerPayloadError(f"alerts[{index}]: labels must include alertname")
         for key in ("labels", "annotations"):
             pairs = alert.get(key, {})
             if not isinstance(pairs, dict) or not all(isinstance(v, str) for v in pairs.values()):
@@ -77,6 +80,12 @@ def parse_payload(body: Any) -> list[dict[str, Any]]:
         for key in ("startsAt", "endsAt", "fingerprint"):
             if alert.get(key) is not None and not isinstance(alert[key], str):
                 raise AlertmanagerPayloadError(f"alerts[{index}].{key} must be a string")
+        # An RFC 3339 time is at most 35 characters; the duplicate check keeps startsAt.
+        for key in ("startsAt", "endsAt"):
+            if len(alert.get(key) or "") > MAX_TIME_CHARS:
+                raise AlertmanagerPayloadError(
+                    f"alerts[{index}].{key} is longer than {MAX_TIME_CHARS} characters"
+                )
     return alerts
 
 

@@ -9,7 +9,8 @@
   restart and would multiply series).
 - Delta temporality is stored as a running total, so `rate()` works the same for both.
 - A point flagged "no recorded value" becomes a stale marker.
-- Exponential histograms are refused through `partial_success`, naming the metric.
+- Exponential histograms are refused through `partial_success`, naming the metric, and so are
+  points whose time is out of bounds (`sample_bounds`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
+from metrics.ingest.sample_bounds import sample_bounds
 from metrics.storage.encoding import STALE_NAN
 from metrics.storage.labels import sanitize_label_name, sanitize_metric_name
 from metrics.storage.writer import SeriesSamples
@@ -119,6 +121,7 @@ class _Builder:
 
     def __init__(self) -> None:
         self.result = Conversion()
+        self.bounds = sample_bounds()
         self._by_series: dict[tuple[str, tuple[tuple[str, str], ...], bool], SeriesSamples] = {}
 
     def add(
@@ -137,6 +140,19 @@ class _Builder:
         self.result.rejected_points += points
         self.result.problems.append(problem)
 
+    def in_bounds(self, metric: Metric, time_ms: int) -> bool:
+        """Whether the point's time is one the store keeps; if not, the point is refused."""
+        if self.bounds.accepts(time_ms):
+            return True
+        self.result.rejected_points += 1
+        self.bounds.refuse(f"metric {metric.name[:200]!r}")
+        return False
+
+    def finish(self) -> Conversion:
+        if self.bounds.refused:
+            self.result.problems.append(self.bounds.problem("data point"))
+        return self.result
+
 
 def convert_metrics_request(request: ExportMetricsServiceRequest) -> Conversion:
     builder = _Builder()
@@ -145,7 +161,7 @@ def convert_metrics_request(request: ExportMetricsServiceRequest) -> Conversion:
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
                 _convert_metric(builder, metric, base_labels)
-    return builder.result
+    return builder.finish()
 
 
 def _convert_metric(builder: _Builder, metric: Metric, base: dict[str, str]) -> None:
@@ -153,24 +169,25 @@ def _convert_metric(builder: _Builder, metric: Metric, base: dict[str, str]) -> 
     name = metric_base_name(metric)
     if kind == "gauge":
         for point in metric.gauge.data_points:
+            time_ms = _ms(point.time_unix_nano)
+            if not builder.in_bounds(metric, time_ms):
+                continue
             value = STALE_NAN if point.flags & NO_RECORDED_VALUE else _number(point)
-            builder.add(
-                name,
-                {**base, **attribute_labels(point.attributes)},
-                _ms(point.time_unix_nano),
-                value,
-            )
+            builder.add(name, {**base, **attribute_labels(point.attributes)}, time_ms, value)
     elif kind == "sum":
         monotonic = metric.sum.is_monotonic
         delta = metric.sum.aggregation_temporality == DELTA
         if monotonic and not name.endswith("_total"):
             name += "_total"
         for point in metric.sum.data_points:
+            time_ms = _ms(point.time_unix_nano)
+            if not builder.in_bounds(metric, time_ms):
+                continue
             stale = point.flags & NO_RECORDED_VALUE
             builder.add(
                 name,
                 {**base, **attribute_labels(point.attributes)},
-                _ms(point.time_unix_nano),
+                time_ms,
                 STALE_NAN if stale else _number(point),
                 delta=delta and not stale,
             )
@@ -179,6 +196,8 @@ def _convert_metric(builder: _Builder, metric: Metric, base: dict[str, str]) -> 
         for point in metric.histogram.data_points:
             labels = {**base, **attribute_labels(point.attributes)}
             time_ms = _ms(point.time_unix_nano)
+            if not builder.in_bounds(metric, time_ms):
+                continue
             if point.flags & NO_RECORDED_VALUE:
                 for suffix in ("_count", "_sum"):
                     builder.add(name + suffix, labels, time_ms, STALE_NAN)
@@ -205,6 +224,8 @@ def _convert_metric(builder: _Builder, metric: Metric, base: dict[str, str]) -> 
         for point in metric.summary.data_points:
             labels = {**base, **attribute_labels(point.attributes)}
             time_ms = _ms(point.time_unix_nano)
+            if not builder.in_bounds(metric, time_ms):
+                continue
             for quantile in point.quantile_values:
                 builder.add(
                     name,

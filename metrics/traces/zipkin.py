@@ -92,7 +92,7 @@ def _row(span: Any, resources: dict[str, dict[str, Any]], result: Conversion) ->
     span_id = _id(span, "id", (16,))
     parent_id = _id(span, "parentId", (16,)) if span.get("parentId") else ""
     kind = span.get("kind")
-    if kind not in KINDS:
+    if not (kind is None or isinstance(kind, str)) or kind not in KINDS:
         raise ZipkinError(f"unknown kind {kind!r}")
     start_us = _micros(span, "timestamp", required=True)
     if not start_us:

@@ -250,3 +250,135 @@ def test_opening_an_incident_with_unstorable_json_is_a_400(client, token, body):
     response = post(client, token, "/api/v1/incidents", body.encode())
     assert response.status_code == 400
     assert response.json()["status"] == "error"
+
+
+# Found by the fuzz suite (tests/fuzz) -----------------------------------------------------
+
+
+@pytest.fixture
+def incident(client, token, org):
+    response = post(client, token, "/api/v1/incidents", b'{"title": "Cart 500s"}')
+    assert response.status_code == 201
+    return response.json()["data"]["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"title": "t" * 201}, {"title": ["at most 200 characters (got 201)"]}),
+        ({"title": ["Cart"]}, {"title": ["must be a string"]}),
+        ({"title": "Cart", "services": [0]}, {"services": ["a list of service names"]}),
+        ({"title": "Cart", "services": [["cart"]]}, {"services": ["a list of service names"]}),
+        ({"title": "Cart", "severity": ["SEV1"]}, {"severity": ["one of SEV1, SEV2, SEV3, SEV4"]}),
+        ({"title": "Cart", "summary": {"a": 1}}, {"summary": ["must be a string"]}),
+        ({"title": "Cart", "restricted": "no"}, {"restricted": ["must be true or false"]}),
+        (
+            {"title": "Cart", "started_at": "2026-13-45T10:00:00Z"},
+            {"started_at": ["give an ISO 8601 time with a zone, e.g. 2026-11-23T10:00Z"]},
+        ),
+        (
+            {"title": "Cart", "started_at": "9999-12-31T23:59:59-23:00"},
+            {"started_at": ["give a time between the years 1 and 9999 in UTC"]},
+        ),
+        (
+            {"title": "Cart", "detected_at": "0001-01-01T00:00:00+14:00"},
+            {"detected_at": ["give a time between the years 1 and 9999 in UTC"]},
+        ),
+    ],
+)
+def test_incident_fields_of_the_wrong_type_or_size_are_a_400_naming_them(
+    client, token, body, errors
+):
+    from incidents.incident.models import Incident
+
+    response = post(client, token, "/api/v1/incidents", json.dumps(body).encode())
+    assert response.status_code == 400
+    assert response.json() == {"status": "error", "error": "invalid fields", "errors": errors}
+    assert not Incident.objects.exists()
+
+
+def test_a_title_of_200_characters_is_stored_whole(client, token):
+    response = post(client, token, "/api/v1/incidents", json.dumps({"title": "t" * 200}).encode())
+    assert response.status_code == 201
+    assert response.json()["data"]["title"] == "t" * 200
+
+
+@pytest.mark.parametrize(
+    ("suffix", "body", "errors"),
+    [
+        ("timeline", {"text": 5}, {"text": ["must be a string"]}),
+        ("timeline", {"text": "x", "kind": ["note"]}, {"kind": ["one of note, deploy, action"]}),
+        ("timeline", {"text": "x", "at": "2026-02-30T10:00:00Z"}, {
+            "at": ["give an ISO 8601 time with a zone, e.g. 2026-11-23T10:00Z"]
+        }),
+        ("status", {"status": {"to": "resolved"}}, {"status": ["must be a string"]}),
+    ],
+)  # fmt: skip
+def test_timeline_and_status_fields_of_the_wrong_type_are_a_400(
+    client, token, incident, suffix, body, errors
+):
+    url = f"/api/v1/incidents/{incident}/{suffix}"
+    response = post(client, token, url, json.dumps(body).encode())
+    assert response.status_code == 400
+    assert response.json() == {"status": "error", "error": "invalid fields", "errors": errors}
+
+
+def test_zipkin_kind_of_the_wrong_type_is_a_400(client, token):
+    response = post(client, token, "/api/v2/spans", json.dumps([zipkin(kind=["SERVER"])]).encode())
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        "1 span(s) could not be read, none stored: span 0: unknown kind ['SERVER']\n"
+    )
+    assert not Span.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("alert", "message"),
+    [
+        ({"labels": None}, "alerts[0].labels must be an object of strings"),
+        ("no labels", "alerts[0]: labels must include alertname"),
+        (
+            {"startsAt": "0001-01-01T00:00:00Z" + "x" * 100},
+            "alerts[0].startsAt is longer than 64 characters",
+        ),
+    ],
+)
+def test_alertmanager_alerts_without_labels_or_with_long_times_are_a_400(
+    client, token, alert, message
+):
+    body = webhook("firing")
+    if alert == "no labels":
+        del body["alerts"][0]["labels"]
+    else:
+        body["alerts"][0].update(alert)
+    response = post(client, token, "/api/v1/alertmanager", json.dumps(body).encode())
+    assert response.status_code == 400, response.content
+    assert response.json() == {"status": "error", "error": message}
+    assert not Alarm.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('up{job="a\\x00"}', "string at position 7 contains a NUL character"),
+        ('up{job="a\\u0000"}', "string at position 7 contains a NUL character"),
+        ("up{job='\\ud800'}", "string at position 7 contains a lone surrogate (\\ud800-\\udfff)"),
+        ("up\x00", "unexpected NUL character at position 2"),
+        ('up{job="\\u00"}', 'bad escape \\u00"} in string'),
+        ("0x" + "f" * 300, 'number "0xffffffffffffffffffffffffffffffffffffff" is out of range'),
+        # str.isdigit() holds for superscripts, which no number pattern matches.
+        ("\u00b9", "unexpected character '\u00b9' at position 0"),
+        ("rate(up[\u0663m])", "unexpected character '\u0663' at position 8"),
+        (
+            "rate(up[99999999999999y])",
+            'bad duration "99999999999999y": out of range (at most 292 years)',
+        ),
+        ("up offset 293y", 'bad duration "293y": out of range (at most 292 years)'),
+    ],
+)
+def test_a_query_the_store_cannot_answer_is_a_400(client, token, query, message):
+    response = client.post(
+        "/api/v1/query", {"query": query}, HTTP_AUTHORIZATION=f"Bearer {token.secret}"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"status": "error", "errorType": "bad_data", "error": message}
