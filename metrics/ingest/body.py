@@ -83,6 +83,20 @@ def read_raw_body(request: HttpRequest) -> bytes:
     return request.read(limit + 1)
 
 
+def discard_unread_body(request: HttpRequest) -> None:
+    """A request answered before its body was read (shed by the bulkhead, a wrong token or
+    Content-Type): read and drop the body within the drain bound, so that a client still
+    sending reads the answer instead of a reset connection."""
+    if getattr(request, "_read_started", False) or hasattr(request, "_body"):
+        return  # read (and drained where refused) already
+    length_header = request.META.get("CONTENT_LENGTH") or ""
+    if length_header:
+        if length_header.isdigit() and int(length_header) <= drain_bound():
+            drain(request.read)
+    elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        drain(request.META["wsgi.input"].read)
+
+
 def drain_bound() -> int:
     return max_body_bytes() * DRAIN_LIMIT_FACTOR
 

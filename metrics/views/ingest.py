@@ -33,6 +33,7 @@ from coe_portal.db import (
 from metrics.alarms.alertmanager import AlertmanagerPayloadError, receive_alerts
 from metrics.ingest.body import (
     decode_content_encoding,
+    discard_unread_body,
     json_document,
     media_type,
     read_raw_body,
@@ -79,6 +80,12 @@ def intake(
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            response = _answer(request, *args, **kwargs)
+            if response.status_code >= 400:
+                discard_unread_body(request)
+            return response
+
+        def _answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
                 with ingest_slot():
                     try:

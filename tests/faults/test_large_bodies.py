@@ -72,3 +72,23 @@ def test_a_chunked_otlp_trace_export_over_the_limit_reads_its_413_status(portal)
         f"body is at least {LIMIT + BLOCK} bytes, over the limit of {LIMIT} bytes"
     )
     conn.close()
+
+
+def test_a_request_refused_before_its_body_is_read_still_reads_its_answer(portal):
+    """A wrong token is answered before the body is looked at; the body is read anyway, so the
+    client sending 1 MiB gets its 401 (a shed 503 and a 415 go the same way)."""
+    conn = http.client.HTTPConnection("127.0.0.1", portal.port, timeout=30)
+    conn.request(
+        "POST", "/api/v1/write", body=blocks(LIMIT),
+        headers={
+            "Authorization": "Bearer coe_not-a-token", "Content-Type": "application/x-protobuf",
+            "Content-Encoding": "snappy", "Content-Length": str(LIMIT),
+        },
+    )  # fmt: skip
+    response = conn.getresponse()
+    assert response.status == 401
+    assert response.read().startswith(b'{"error": "invalid_token"')
+    conn.request("GET", "/healthz")
+    follow_up = conn.getresponse()
+    assert (follow_up.status, follow_up.read()) == (200, b'{"status": "ok"}')
+    conn.close()
