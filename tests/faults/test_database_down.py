@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -91,7 +92,8 @@ def test_reads_and_writes_answer_503_while_the_database_is_down_and_recover(port
                 "error": f"{what} is unavailable; retry later",
             }, path
 
-        write = snappy(write_request([({"__name__": "up", "job": "cart"}, [(1_000, 1.0)])]))
+        now_ms = int(time.time() * 1000)
+        write = snappy(write_request([({"__name__": "up", "job": "cart"}, [(now_ms, 1.0)])]))
         status, headers, body = call(
             portal, "POST", "/api/v1/write", write,
             **{"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
