@@ -11,7 +11,7 @@ DATA_DIR ?= var
 
 export HOST PORT DATA_DIR
 
-.PHONY: run test lint typecheck pytest migrate demo bench clean help
+.PHONY: run test lint typecheck pytest migrate demo bench soak clean help
 
 help:
 	@echo "make run    set up .venv, migrate, load demo data, start web + worker + beat"
@@ -61,6 +61,11 @@ test: lint typecheck pytest
 # Intake throughput and bytes per sample against a throwaway PostgreSQL database (see benchmarks/).
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.run
+
+# Ten minutes of everything at once while workers are killed (not in `make bench`; SOAK_MINUTES=2).
+SOAK_MINUTES ?= 10
+soak: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR)
