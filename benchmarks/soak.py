@@ -8,7 +8,8 @@ it, under everything at once for the whole duration, with workers dying:
 - 20 logged-in UI users (one account, 20 sessions, logged in through /login/) going round the
   pages an on-call engineer opens, with think time, every page timed;
 - an SLO and alarm evaluation pass every minute, in one long-lived process, as a worker runs
-  beat's tasks; each pass timed;
+  beat's tasks, over the evaluation benchmark's 1 000 SLOs and 1 000 alarms (written before the
+  soak) and the demo's; each pass timed, none started after the end;
 - a gunicorn worker killed with SIGKILL every 2 minutes (the first after one), which gunicorn
   replaces.
 
@@ -403,7 +404,7 @@ def browse(
     soak: Soak,
     user: int,
     cookie: str,
-    pages: list[tuple[str, str]],
+    pages: Pages,
     stream: Stream,
 ) -> None:
     """Round the pages, each user from a page of its own, thinking between them."""
