@@ -11,7 +11,7 @@ DATA_DIR ?= var
 
 export HOST PORT DATA_DIR
 
-.PHONY: run test lint typecheck pytest migrate demo bench fuzz clean help
+.PHONY: run test lint typecheck pytest migrate demo bench soak fuzz clean help
 
 help:
 	@echo "make run    set up .venv, migrate, load demo data, start web + worker + beat"
@@ -74,6 +74,11 @@ fuzz: export FUZZ_COUNT ?= 10000
 fuzz: export FUZZ_SEED ?= 1
 fuzz: $(VENV)/.dev-installed
 	$(BIN)/python -m tests.fuzz
+
+# Ten minutes of everything at once while workers are killed (not in `make bench`; SOAK_MINUTES=2).
+SOAK_MINUTES ?= 10
+soak: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -103,3 +105,18 @@ def vacuum_full(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         for table in METRIC_TABLES:
             conn.execute(sql.SQL("VACUUM FULL ANALYZE {}").format(sql.Identifier(table)))
+
+
+def shell_script(body: str, **names: object) -> str:
+    """A `manage.py shell` script with its parameters assigned first (as Python literals)."""
+    preamble = "".join(f"{name} = {value!r}\n" for name, value in names.items())
+    return preamble + body
+
+
+def shell_results(output: str, marker: str) -> list[Any]:
+    """The JSON after `marker` on each line of a script's output that starts with it."""
+    return [
+        json.loads(line.removeprefix(marker))
+        for line in output.splitlines()
+        if line.startswith(marker)
+    ]

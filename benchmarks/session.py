@@ -37,6 +37,8 @@ class Session:
     # Taken before any benchmark wrote, after VACUUM FULL, so growth counts only what they stored.
     baseline_sizes: dict[str, int] = field(default_factory=dict)
     baseline_samples: int = 0
+    # The gunicorn master: its children are the workers (a soak kills them one at a time).
+    gunicorn_pid: int = 0
 
     def shell(self, script: str, timeout: float = 300) -> str:
         return manage(self.env, "shell", "--no-imports", "-c", script, timeout=timeout)
@@ -69,7 +71,9 @@ def portal_env(data_dir: Path, database_url: str, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def open_session() -> Iterator[Session]:
+def open_session(*, pages: bool = False) -> Iterator[Session]:
+    """With `pages`, static files are collected first: with DEBUG off, a page renders only if
+    the static manifest lists what it links (the API and intake need none)."""
     port = free_port()
     name = f"coe_bench_{uuid.uuid4().hex[:10]}"
     with (
@@ -80,6 +84,8 @@ def open_session() -> Iterator[Session]:
         env = portal_env(data_dir, database_url, port)
         manage(env, "migrate", "--noinput", timeout=300)
         manage(env, "demo", timeout=300)
+        if pages:
+            manage(env, "collectstatic", "--noinput", "--verbosity", "0", timeout=300)
         token = manage(env, "create_token", "--team", "platform", "--scopes", "ingest,read")
         vacuum_full(database_url)
         command = [
@@ -88,7 +94,7 @@ def open_session() -> Iterator[Session]:
             "--config",
             "coe_portal/gunicorn_conf.py",
         ]
-        with running(command, env, data_dir / "gunicorn.log"):
+        with running(command, env, data_dir / "gunicorn.log") as gunicorn:
             base_url = f"http://127.0.0.1:{port}"
             wait_for_http(f"{base_url}/healthz")
             yield Session(
@@ -100,4 +106,5 @@ def open_session() -> Iterator[Session]:
                 env=env,
                 baseline_sizes=table_sizes(database_url),
                 baseline_samples=stored_samples(database_url),
+                gunicorn_pid=gunicorn.pid,
             )

@@ -293,12 +293,12 @@ def post_traces(
             "Content-Type": "application/x-protobuf",
         },
         bodies_per_client=bodies_per_client,
-        accepted=_trace_accepted,
+        accepted=trace_accepted,
         seconds=seconds,
     )
 
 
-def _trace_accepted(status: int, answer: bytes) -> bool:
+def trace_accepted(status: int, answer: bytes) -> bool:
     if status != 200:
         return False
     response = ExportTraceServiceResponse.FromString(answer)

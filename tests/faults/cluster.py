@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import BIN, manage, process_env, running, skip_or_fail, wait_for_http
+from tests.support import (
+    BIN,
+    child_pids,
+    manage,
+    process_env,
+    running,
+    skip_or_fail,
+    wait_for_http,
+)
 
 PORTS = range(18300, 18400)
 
@@ -123,16 +131,8 @@ class Portal:
         self.log = log
 
     def worker_pids(self) -> list[int]:
-        """The gunicorn workers: the master's children, read from /proc."""
-        found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # gone meanwhile
-            if int(fields[1]) == self.process.pid:
-                found.append(int(stat.parent.name))
-        return sorted(found)
+        """The gunicorn workers: the master's children."""
+        return child_pids(self.process.pid)
 
 
 @contextmanager
