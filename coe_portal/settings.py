@@ -337,7 +337,8 @@ SCRAPE_MAX_BODY_BYTES = env_int("SCRAPE_MAX_BODY_BYTES", 16 * 1024 * 1024)
 # The ingest bulkhead (metrics/ingest/limits.py): requests storing at once per process, and how
 # many more may wait how long for a slot; by default one web thread stays free for pages.
 WEB_THREADS = env_int("WEB_THREADS", 8)  # gunicorn threads per worker (gunicorn_conf.py)
-INGEST_MAX_CONCURRENCY = env_int("INGEST_MAX_CONCURRENCY", 3)
+# Measured: benchmarks.capacity (docs/metrics.md, "The ingest bulkhead").
+INGEST_MAX_CONCURRENCY = env_int("INGEST_MAX_CONCURRENCY", 4)
 INGEST_MAX_WAITING = env_int("INGEST_MAX_WAITING", max(0, WEB_THREADS - INGEST_MAX_CONCURRENCY - 1))
 INGEST_MAX_WAIT_MS = env_int("INGEST_MAX_WAIT_MS", 2000)
 INGEST_RETRY_AFTER_SECONDS = env_int("INGEST_RETRY_AFTER_SECONDS", 5)
