@@ -95,14 +95,15 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 @contextmanager
 def _server_database() -> Iterator[str]:
-    """A database of its own next to DATABASE_URL's (its name + `_fuzzsrv`), dropped after."""
+    """A database of its own next to DATABASE_URL's (its name + `_fuzz` + this process's id, so a
+    `make fuzz` and a test run side by side never share one), dropped after."""
     import psycopg
 
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
         raise RuntimeError("the HTTP fuzz runs on PostgreSQL: set DATABASE_URL=postgres://…")
     server, name = base.rsplit("/", 1)
-    name = name.split("?")[0] + "_fuzzsrv"
+    name = f"{name.split('?')[0]}_fuzz{os.getpid()}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
