@@ -13,7 +13,7 @@ import math
 import time
 
 from benchmarks.common import Figure, percentile_ms
-from benchmarks.load import send_all
+from benchmarks.ingest import REMOTE_WRITE_HEADERS, remote_write_accepted, warm_then_time
 from benchmarks.payloads import (
     SAMPLES_PER_SERIES,
     SERIES_PER_REQUEST,
@@ -26,11 +26,6 @@ CLIENT_COUNTS = (1, 2, 4, 8)
 SECONDS = 6.0
 REQUESTS_PER_CLIENT = 40
 KNEE = 0.9
-HEADERS = {
-    "Content-Type": "application/x-protobuf",
-    "Content-Encoding": "snappy",
-    "X-Prometheus-Remote-Write-Version": "0.1.0",
-}
 
 
 def _step(session: Session, clients: int, first_client: int) -> tuple[float, float, str]:
@@ -39,16 +34,10 @@ def _step(session: Session, clients: int, first_client: int) -> tuple[float, flo
         remote_write_bodies(first_client + n, REQUESTS_PER_CLIENT + 1, first)
         for n in range(clients)
     ]
-    common = {
-        "host": session.host,
-        "port": session.port,
-        "path": "/api/v1/write",
-        "headers": {"Authorization": f"Bearer {session.token}", **HEADERS},
-        "accepted": lambda status, _answer: status == 204,
-    }
-    # The first request of each client creates its series; the timed part appends.
-    send_all(**common, bodies_per_client=[b[:1] for b in bodies], seconds=120)
-    timed = send_all(**common, bodies_per_client=[b[1:] for b in bodies], seconds=SECONDS)
+    _, timed = warm_then_time(
+        session, path="/api/v1/write", content_headers=REMOTE_WRITE_HEADERS, bodies=bodies,
+        accepted=remote_write_accepted, seconds=SECONDS,
+    )  # fmt: skip
     rate = timed.accepted * SERIES_PER_REQUEST * SAMPLES_PER_SERIES / timed.elapsed_s
     refused = f", refused: {timed.refusals()}" if timed.refused else ""
     return rate, percentile_ms(timed.latencies_s, 95), refused

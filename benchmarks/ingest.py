@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from benchmarks.common import Figure, percentile_ms
-from benchmarks.load import Accepted, send_all
+from benchmarks.load import Accepted, LoadResult, send_all
 from benchmarks.payloads import (
     SAMPLES_PER_SERIES,
     SERIES_PER_REQUEST,
@@ -27,6 +27,37 @@ SECONDS = 15.0
 REMOTE_WRITE_TARGET = 150_000
 
 BodyBuilder = Callable[[int, int, int], list[bytes]]
+REMOTE_WRITE_HEADERS = {
+    "Content-Type": "application/x-protobuf",
+    "Content-Encoding": "snappy",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+}
+
+
+def warm_then_time(
+    session: Session,
+    *,
+    path: str,
+    content_headers: dict[str, str],
+    bodies: list[list[bytes]],
+    accepted: Accepted,
+    seconds: float,
+) -> tuple[LoadResult, LoadResult]:
+    """Each client's first body (it creates the client's series) untimed, then the rest for
+    `seconds`: the steady state, appending. Returns the warm-up's and the timed part's results."""
+    headers = {"Authorization": f"Bearer {session.token}", **content_headers}
+    common = {"host": session.host, "port": session.port, "path": path, "headers": headers}
+    warm_up = send_all(
+        **common, bodies_per_client=[b[:1] for b in bodies], accepted=accepted, seconds=120
+    )
+    timed = send_all(
+        **common, bodies_per_client=[b[1:] for b in bodies], accepted=accepted, seconds=seconds
+    )
+    return warm_up, timed
+
+
+def remote_write_accepted(status: int, _answer: bytes) -> bool:
+    return status == 204
 
 
 def build_bodies(builder: BodyBuilder, clients: int, requests: int) -> list[list[bytes]]:
@@ -46,15 +77,10 @@ def measure_intake(
     target: int | None = None,
 ) -> list[Figure]:
     bodies = build_bodies(builder, CLIENTS, REQUESTS_PER_CLIENT + 1)
-    headers = {"Authorization": f"Bearer {session.token}", **content_headers}
-    common = {"host": session.host, "port": session.port, "path": path, "headers": headers}
-    # First request of each client creates its series; the timed part appends, the steady state.
-    warm_up = send_all(
-        **common, bodies_per_client=[b[:1] for b in bodies], accepted=accepted, seconds=120
-    )
-    timed = send_all(
-        **common, bodies_per_client=[b[1:] for b in bodies], accepted=accepted, seconds=SECONDS
-    )
+    warm_up, timed = warm_then_time(
+        session, path=path, content_headers=content_headers, bodies=bodies, accepted=accepted,
+        seconds=SECONDS,
+    )  # fmt: skip
     per_request = SERIES_PER_REQUEST * SAMPLES_PER_SERIES
     rate = timed.accepted * per_request / timed.elapsed_s if timed.elapsed_s else 0.0
     sent = len(timed.latencies_s)
@@ -84,13 +110,9 @@ def remote_write_throughput(session: Session) -> list[Figure]:
         session,
         name="remote_write",
         path="/api/v1/write",
-        content_headers={
-            "Content-Type": "application/x-protobuf",
-            "Content-Encoding": "snappy",
-            "X-Prometheus-Remote-Write-Version": "0.1.0",
-        },
+        content_headers=REMOTE_WRITE_HEADERS,
         builder=remote_write_bodies,
-        accepted=lambda status, _answer: status == 204,
+        accepted=remote_write_accepted,
         unit="samples",
         target=REMOTE_WRITE_TARGET,
     )

@@ -43,10 +43,15 @@ import psycopg
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from benchmarks import evaluation
-from benchmarks.capacity import HEADERS as REMOTE_WRITE_HEADERS
 from benchmarks.common import Figure, percentile_ms, shell_results, shell_script
-from benchmarks.ingest import CLIENTS, REQUESTS_PER_CLIENT, build_bodies
-from benchmarks.load import send_all
+from benchmarks.ingest import (
+    CLIENTS,
+    REMOTE_WRITE_HEADERS,
+    REQUESTS_PER_CLIENT,
+    build_bodies,
+    remote_write_accepted,
+    warm_then_time,
+)
 from benchmarks.payloads import (
     SAMPLES_PER_SERIES,
     SCRAPE_INTERVAL_MS,
@@ -217,15 +222,10 @@ def paced(soak: Soak, per_second: float, send: Callable[[int], None]) -> None:
 def measure_maximum(session: Session) -> float:
     """Samples/s of CLIENTS unpaced clients for MEASURE_S, after a warm-up creating their series."""
     bodies = build_bodies(remote_write_bodies, CLIENTS, REQUESTS_PER_CLIENT + 1)
-    common = {
-        "host": session.host,
-        "port": session.port,
-        "path": "/api/v1/write",
-        "headers": {"Authorization": f"Bearer {session.token}", **REMOTE_WRITE_HEADERS},
-        "accepted": lambda status, _answer: status == 204,
-    }
-    send_all(**common, bodies_per_client=[b[:1] for b in bodies], seconds=120)
-    timed = send_all(**common, bodies_per_client=[b[1:] for b in bodies], seconds=MEASURE_S)
+    _, timed = warm_then_time(
+        session, path="/api/v1/write", content_headers=REMOTE_WRITE_HEADERS, bodies=bodies,
+        accepted=remote_write_accepted, seconds=MEASURE_S,
+    )  # fmt: skip
     return timed.accepted * PER_REQUEST / timed.elapsed_s
 
 

@@ -9,7 +9,6 @@ import json
 import os
 import random
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,8 +28,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from tests.fuzz.generators import GENERATORS, Context, Payload
+from tests.support import manage, running, wait_for_http
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
 DEADLINE_SECONDS = 10.0
@@ -83,16 +82,6 @@ def _free_port() -> int:
     raise RuntimeError(f"no free port in {candidates[0]}-{candidates[-1]}")
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    if result.returncode:
-        raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
-
-
 @contextmanager
 def _server_database() -> Iterator[str]:
     """A database of its own next to DATABASE_URL's (its name + `_fuzz` + this process's id, so a
@@ -127,8 +116,8 @@ def portal() -> Iterator[Portal]:
             DATABASE_URL=url, HOST="127.0.0.1", PORT=str(port),
             PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         )  # fmt: skip
-        _manage(env, "migrate", "--noinput")
-        setup = json.loads(_manage(env, "shell", "--no-imports", "-c", SETUP).strip())
+        manage(env, "migrate", "--noinput", timeout=300)
+        setup = json.loads(manage(env, "shell", "--no-imports", "-c", SETUP).strip())
         log = Path(data) / "gunicorn.log"
         command = [
             str(BIN / "gunicorn"),
@@ -136,33 +125,10 @@ def portal() -> Iterator[Portal]:
             "--config",
             "coe_portal/gunicorn_conf.py",
         ]
-        with open(log, "wb") as out:
-            process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=out)
-            try:
-                base_url = f"http://127.0.0.1:{port}"
-                _wait_for(f"{base_url}/healthz", process, log)
-                yield Portal(base_url, setup["token"], setup["incident"], log)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within 60 s")
+        with running(command, env, log):
+            base_url = f"http://127.0.0.1:{port}"
+            wait_for_http(f"{base_url}/healthz", timeout=60)
+            yield Portal(base_url, setup["token"], setup["incident"], log)
 
 
 # Sending and judging -------------------------------------------------------------------------

@@ -6,8 +6,10 @@ import cramjam
 
 from metrics.ingest.remote_write_proto import WriteRequest
 
+Series = list[tuple[dict[str, str], list[tuple[int, float]]]]
 
-def write_request(series: list[tuple[dict[str, str], list[tuple[int, float]]]]) -> bytes:
+
+def write_request(series: Series) -> bytes:
     request = WriteRequest()
     for labels, samples in series:
         timeseries = request.timeseries.add()
@@ -30,3 +32,13 @@ def stored_resource(resource: dict[str, Any], day: int) -> int:
     key = resource_key(resource_text(resource))
     SpanResource.objects.get_or_create(key=key, day=day, defaults={"attributes": resource})
     return key
+
+
+def remote_write(
+    client: Any, token: Any, series: list[tuple[dict[str, str], list[tuple[int, float]]]]
+) -> Any:
+    """POST the series to /api/v1/write as Prometheus does, with `token` (an IssuedToken)."""
+    return client.post(
+        "/api/v1/write", data=snappy(write_request(series)), content_type="application/x-protobuf",
+        HTTP_CONTENT_ENCODING="snappy", HTTP_AUTHORIZATION=f"Bearer {token.secret}",
+    )  # fmt: skip

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 from coe_portal.accounts.services import api_token_create
 from metrics.models import Series
-from tests.metrics.helpers import snappy, write_request
+from tests.metrics.helpers import remote_write
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 NOW_MS = 1_796_385_600_000
@@ -35,13 +35,6 @@ def _bounds(settings):
 @pytest.fixture
 def token(org):
     return api_token_create(team=org.checkout, name="bounds", scopes=["ingest", "read"])
-
-
-def remote_write(client, token, series):
-    return client.post(
-        "/api/v1/write", data=snappy(write_request(series)), content_type="application/x-protobuf",
-        HTTP_CONTENT_ENCODING="snappy", HTTP_AUTHORIZATION=f"Bearer {token.secret}",
-    )  # fmt: skip
 
 
 def query_range(client, token, query, start_ms, end_ms, step="60"):

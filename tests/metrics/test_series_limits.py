@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from coe_portal.accounts.services import api_token_create
 from metrics.models import Chunk, Series
-from tests.metrics.helpers import snappy, write_request
+from tests.metrics.helpers import remote_write
 
 MINUTE = 60_000
 
@@ -24,13 +24,6 @@ def now_ms() -> int:
 @pytest.fixture
 def token(org):
     return api_token_create(team=org.checkout, name="prometheus", scopes=["ingest", "read"])
-
-
-def remote_write(client, token, series):
-    return client.post(
-        "/api/v1/write", data=snappy(write_request(series)), content_type="application/x-protobuf",
-        HTTP_CONTENT_ENCODING="snappy", HTTP_AUTHORIZATION=f"Bearer {token.secret}",
-    )  # fmt: skip
 
 
 def pods(count, start=0, at=None):
