@@ -15,7 +15,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from coe_portal.env import env_bool, env_int, env_list, env_str
+from coe_portal.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "coe_portal.db.DatabaseUnavailableMiddleware",
+    "metrics.backends.middleware.BackendUnavailableMiddleware",
     # django-axes must come last: it turns a locked-out login into a 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -321,6 +322,39 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# Where metrics live (docs/backends.md): "embedded", the portal's own store in the database, or
+# "prometheus", any Prometheus HTTP API at METRICS_QUERY_URL (Prometheus, Thanos, Mimir,
+# VictoriaMetrics), with intake forwarded as remote write to METRICS_REMOTE_WRITE_URL (none:
+# the portal only reads metrics, and its intake says where to send them instead).
+METRICS_BACKEND = env_str("METRICS_BACKEND", "embedded").strip().lower()
+METRICS_QUERY_URL = env_str("METRICS_QUERY_URL").strip().rstrip("/")
+METRICS_REMOTE_WRITE_URL = env_str("METRICS_REMOTE_WRITE_URL").strip()
+if METRICS_BACKEND not in {"embedded", "prometheus"}:
+    raise ImproperlyConfigured(
+        f"METRICS_BACKEND={METRICS_BACKEND!r}: use embedded (the default) or prometheus"
+    )
+if METRICS_BACKEND == "prometheus" and not METRICS_QUERY_URL:
+    raise ImproperlyConfigured(
+        "METRICS_BACKEND=prometheus needs METRICS_QUERY_URL, the Prometheus HTTP API to read "
+        "(e.g. http://prometheus:9090 or http://victoriametrics:8428)"
+    )
+# Credentials, TLS and headers sent with every request to the backend (reads and writes).
+METRICS_BACKEND_USERNAME = env_str("METRICS_BACKEND_USERNAME")
+METRICS_BACKEND_PASSWORD = env_str("METRICS_BACKEND_PASSWORD")
+METRICS_BACKEND_BEARER_TOKEN = env_str("METRICS_BACKEND_BEARER_TOKEN")
+# "true" (verify against the system's CAs), "false", or the path of a CA bundle.
+METRICS_BACKEND_TLS_VERIFY = env_str("METRICS_BACKEND_TLS_VERIFY", "true")
+# Extra headers, "Name=value" pairs separated by ";" (e.g. "X-Scope-OrgID=team-a" for Mimir).
+METRICS_BACKEND_HEADERS = env_str("METRICS_BACKEND_HEADERS")
+METRICS_BACKEND_CONNECT_TIMEOUT_SECONDS = env_float("METRICS_BACKEND_CONNECT_TIMEOUT_SECONDS", 3)
+METRICS_QUERY_TIMEOUT_SECONDS = env_float("METRICS_QUERY_TIMEOUT_SECONDS", 30)
+METRICS_REMOTE_WRITE_TIMEOUT_SECONDS = env_float("METRICS_REMOTE_WRITE_TIMEOUT_SECONDS", 10)
+# Samples per remote-write request to the backend; an intake request holding more is sent in
+# several, and answered 2xx only when every one of them is acknowledged.
+METRICS_REMOTE_WRITE_MAX_SAMPLES_PER_SEND = env_int(
+    "METRICS_REMOTE_WRITE_MAX_SAMPLES_PER_SEND", 20_000
+)
 
 # Metrics storage and intake.
 METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 30)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from incidents.incident.models import Incident
 from metrics.promql.errors import PromQLError
-from metrics.promql.source import StoreSource
+from metrics.promql.source import new_source
 from metrics.slo.evaluate import events_over
 from metrics.slo.queries import SLIError
 from metrics.slo.windows import window_range
@@ -33,7 +33,7 @@ def incident_impact(incident: Incident, *, now: datetime | None = None) -> Impac
     minutes = math.ceil(seconds / 60) if seconds else 0
     failed: float | None = None
     consumed: float | None = None
-    source = StoreSource()
+    source = new_source()
     end_ms = int(end.timestamp() * 1000)
     for slo in incident.slos.select_related("service"):
         spec = slo.to_spec()

@@ -21,7 +21,7 @@ from incidents.incident.models import Incident, TimelineEntry
 from metrics.alarms.models import Alarm
 from metrics.promql.engine import range_query
 from metrics.promql.errors import PromQLError
-from metrics.promql.source import StoreSource
+from metrics.promql.source import SampleSource, new_source
 from metrics.promql.steps import MIN_STEP_MS, NICE_STEPS_S
 from metrics.promql.values import FloatArray, Scalar, Vector, summed_per_step
 from metrics.slo.burn import ALERT_WINDOWS, error_budget
@@ -122,7 +122,7 @@ def build_incident_charts(incident: Incident, now: datetime | None = None) -> di
     """
     start, end = incident_window(incident, now)
     start_ms, end_ms = _ms(start), _ms(end)
-    source = StoreSource()  # shared: an alarm and an SLO on the same series read it once
+    source = new_source()  # shared: an alarm and an SLO on the same series read it once
     charts = [_alarm_chart(alarm, start_ms, end_ms, source) for alarm in _alarms(incident)]
     charts += [_slo_chart(slo, start_ms, end_ms, source) for slo in _slos(incident)]
     return {
@@ -143,7 +143,7 @@ def _alarms(incident: Incident) -> Iterable[Alarm]:
     return incident.alarms.select_related("team")
 
 
-def _alarm_chart(alarm: Alarm, start_ms: int, end_ms: int, source: StoreSource) -> dict[str, Any]:
+def _alarm_chart(alarm: Alarm, start_ms: int, end_ms: int, source: SampleSource) -> dict[str, Any]:
     title = f"Alarm {alarm.team.name}/{alarm.name}"
     if alarm.kind != Alarm.Kind.THRESHOLD:
         # As the alarm's own page: only a threshold alarm has an expression to draw.
@@ -190,7 +190,7 @@ def _slos(incident: Incident) -> Iterable[SLO]:
     return incident.slos.select_related("service", "team")
 
 
-def _slo_chart(slo: SLO, start_ms: int, end_ms: int, source: StoreSource) -> dict[str, Any]:
+def _slo_chart(slo: SLO, start_ms: int, end_ms: int, source: SampleSource) -> dict[str, Any]:
     """The burn rates the fast-burn page looks at: over 1 h (what pages, smoothed) and over 5 m
     (when the impact really started and stopped), against the page threshold (14.4 for 30
     days). Burn rate = error ratio / error budget, from event counts for every budgeting
@@ -220,7 +220,7 @@ def _slo_chart(slo: SLO, start_ms: int, end_ms: int, source: StoreSource) -> dic
 
 
 def _error_ratio(
-    spec: SLOSpec, window: str, first: int, last: int, step: int, source: StoreSource
+    spec: SLOSpec, window: str, first: int, last: int, step: int, source: SampleSource
 ) -> FloatArray:
     """bad / total events over `window` ending at each step; NaN without traffic. A missing
     bad-event series with traffic means no errors, as the SLO's own evaluation counts it."""

@@ -22,11 +22,12 @@ from incidents.incident.alerts import alert_changed
 from metrics.alarms.composite import evaluate_rule, parse_rule
 from metrics.alarms.evaluation import AlarmEvaluation, default_evaluation_range, evaluate_alarm
 from metrics.alarms.models import Alarm, AlarmTransition
+from metrics.backends.errors import BackendUnavailable
 from metrics.claims import claim_due
 from metrics.notify.events import StateChange
 from metrics.notify.services import deliveries_for_change
 from metrics.promql.engine import range_query
-from metrics.promql.source import SampleSource, StoreSource
+from metrics.promql.source import SampleSource, new_source
 from metrics.promql.values import Scalar, Vector
 from metrics.timeouts import query_time_limit
 
@@ -55,14 +56,9 @@ def datapoints(
 ) -> tuple[list[float | None], list[datetime]]:
     """One value per period, oldest first, ending at the last period end at or before `minute`."""
     period_ms = alarm.period_seconds * 1000
-    count = default_evaluation_range(alarm.evaluation_periods)
-    end_ms = int(minute.timestamp() * 1000) // period_ms * period_ms
-    start_ms = end_ms - (count - 1) * period_ms
+    start_ms, end_ms, times = _periods(alarm, minute)
+    count = len(times)
     value = range_query(alarm.expression, start_ms, end_ms, period_ms, source=source).value
-    times = [
-        datetime.fromtimestamp((start_ms + i * period_ms) / 1000, tz=minute.tzinfo)
-        for i in range(count)
-    ]
     if isinstance(value, Scalar):
         return [float(v) for v in value.values], times
     assert isinstance(value, Vector)
@@ -81,15 +77,35 @@ def datapoints(
     return points, times
 
 
+def _periods(alarm: Alarm, minute: datetime) -> tuple[int, int, list[datetime]]:
+    """The first and last period ends (ms) of an evaluation at `minute`, and all of them."""
+    period_ms = alarm.period_seconds * 1000
+    count = default_evaluation_range(alarm.evaluation_periods)
+    end_ms = int(minute.timestamp() * 1000) // period_ms * period_ms
+    start_ms = end_ms - (count - 1) * period_ms
+    times = [
+        datetime.fromtimestamp((start_ms + i * period_ms) / 1000, tz=minute.tzinfo)
+        for i in range(count)
+    ]
+    return start_ms, end_ms, times
+
+
 def record_state(
-    alarm: Alarm, at: datetime, new_state: str, reason: str, points: list[dict[str, object]]
+    alarm: Alarm,
+    at: datetime,
+    new_state: str,
+    reason: str,
+    points: list[dict[str, object]],
+    *,
+    error: str = "",
 ) -> bool:
     """Store an alarm's decided state; a change is recorded as a transition and announced.
+    `error` says why the datapoints are missing when the metrics backend was unavailable.
     Returns whether the state changed."""
     if new_state == alarm.state:
         # The common case: no change, one statement.
         Alarm.objects.filter(pk=alarm.pk, state=new_state).update(
-            last_datapoints=points, last_error=""
+            last_datapoints=points, last_error=error
         )
         return False
     with transaction.atomic():
@@ -123,7 +139,7 @@ def record_state(
                 at=at,
             )
         locked.last_datapoints = points
-        locked.last_error = ""
+        locked.last_error = error
         locked.save(
             update_fields=[
                 "state",
@@ -205,8 +221,14 @@ def alarm_evaluate(
                 [],
             )
             return True
-        with query_time_limit():
-            values, times = datapoints(alarm, minute, source)
+        outage = ""
+        try:
+            with query_time_limit():
+                values, times = datapoints(alarm, minute, source)
+        except BackendUnavailable as exc:
+            # Every datapoint is missing: the alarm's missing-data rule decides, as in CloudWatch.
+            times = _periods(alarm, minute)[2]
+            values, outage = [None] * len(times), str(exc)
         evaluation = evaluate_alarm(
             values,
             evaluation_periods=alarm.evaluation_periods,
@@ -221,8 +243,11 @@ def alarm_evaluate(
         logger.warning("alarm %s: evaluation failed: %s", alarm, exc)
         Alarm.objects.filter(pk=alarm.pk).update(last_error=f"{type(exc).__name__}: {exc}")
         return False
+    reason = (
+        f"{outage[0].upper()}{outage[1:]}. {evaluation.reason}" if outage else evaluation.reason
+    )
     record_state(
-        alarm, minute, str(evaluation.next_state), evaluation.reason, _points_json(evaluation)
+        alarm, minute, str(evaluation.next_state), reason, _points_json(evaluation), error=outage
     )
     return True
 
@@ -245,7 +270,7 @@ def evaluate_all_alarms(*, now: datetime | None = None) -> int:
     claimed = set(claim_due(Alarm, minute, extra_where="kind IN ('threshold', 'composite')"))
     alarms = list(Alarm.objects.filter(enabled=True).select_related("team", "service"))
     done = 0
-    source = StoreSource()  # one pass reads each selector once
+    source = new_source()  # one pass reads each selector once
     for alarm in alarms:
         if (
             alarm.pk in claimed

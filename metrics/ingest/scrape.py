@@ -37,6 +37,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as text_families
 from prometheus_client.samples import Timestamp
 
+from metrics.backends import is_read_only
 from metrics.models import ScrapeTarget, Series
 from metrics.storage.encoding import STALE_NAN
 from metrics.storage.labels import series_hash
@@ -351,6 +352,8 @@ def _stale_markers(hashes: Iterable[int], *, timestamp_ms: int) -> list[SeriesSa
 def scrape_due_targets(*, now: datetime | None = None, limit: int = 50) -> int:
     """Claim up to `limit` due targets, scrape them in parallel and record each. Returns how
     many this call scraped; targets another worker claimed for the same slot are skipped."""
+    if is_read_only():
+        return 0  # nowhere to write: the store the portal reads does its own scraping
     now = now or timezone.now()
     due = (
         ScrapeTarget.objects.filter(enabled=True)

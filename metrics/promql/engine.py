@@ -1,5 +1,10 @@
 """Evaluates a parsed query over a set of steps; `instant_query` and `range_query` are the
-entry points every part of the portal uses."""
+entry points every part of the portal uses.
+
+With an external metrics backend (`metrics.backends`), a query without a `source` runs on the
+backend and its answer comes back as the same value types; with a `source` (the portal's own
+SLO and alarm rules, see `metrics.promql.source.new_source`) it runs here, on samples the
+source reads from wherever metrics live."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from metrics.backends import remote
 from metrics.promql import binary
 from metrics.promql.aggregation import aggregate
 from metrics.promql.ast import (
@@ -57,6 +63,8 @@ def instant_query(
     query: str, at_ms: int | None = None, *, source: SampleSource | None = None
 ) -> QueryResult:
     at = int(time.time() * 1000) if at_ms is None else at_ms
+    if source is None and (backend := remote()) is not None:
+        return backend.instant(query, at)
     steps = np.array([at], dtype=np.int64)
     return QueryResult(Evaluator(steps, source or StoreSource()).evaluate(parse(query)), steps)
 
@@ -73,6 +81,8 @@ def range_query(
             "exceeded maximum resolution of 11,000 points per timeseries. "
             "Try decreasing the query resolution (?step=XX)"
         )
+    if source is None and (backend := remote()) is not None:
+        return backend.range(query, start_ms, end_ms, step_ms)
     steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
     expr = parse(query)
     value = Evaluator(steps, source or StoreSource()).evaluate(expr)

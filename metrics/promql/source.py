@@ -22,6 +22,15 @@ class SampleSource(Protocol):
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> Loaded: ...
 
 
+def new_source() -> SampleSource:
+    """A source for one evaluation pass (or one page's charts) of the portal's own rules: the
+    embedded store, or raw samples read from the external backend."""
+    from metrics.backends import remote
+
+    backend = remote()
+    return StoreSource() if backend is None else backend.source()
+
+
 class StoreSource:
     """Reads the portal's metric store, remembering what it read for the life of one query (or
     one SLO evaluation):

@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from metrics.promql.engine import range_query
-from metrics.promql.source import StoreSource
+from metrics.promql.source import SampleSource, new_source
 from metrics.promql.steps import choose_step
 from metrics.promql.values import summed_per_step
 from metrics.slo.burn import ALERT_WINDOWS, error_budget
@@ -33,14 +33,14 @@ def _iso(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
-def _summed(query: str, start: int, end: int, step: int, source: StoreSource) -> np.ndarray:
+def _summed(query: str, start: int, end: int, step: int, source: SampleSource) -> np.ndarray:
     """One value per step (the sum over series), NaN where there is none."""
     value = range_query(query, start, end, step, source=source).value
     return summed_per_step(value, (end - start) // step + 1)
 
 
 def _events(
-    slo: SLO, window: str, start: int, end: int, step: int, source: StoreSource
+    slo: SLO, window: str, start: int, end: int, step: int, source: SampleSource
 ) -> tuple[np.ndarray, np.ndarray]:
     """(bad, total) events per step over windows of `window`."""
     queries = event_queries(slo.to_spec(), window)
@@ -90,7 +90,7 @@ def slo_charts(slo: SLO, *, now_ms: int | None = None) -> dict[str, Any]:
     start = end - window_length
     step = choose_step(window_length)
     step_text = f"{step // 1000}s"
-    source = StoreSource()
+    source = new_source()
     budget = float(error_budget(slo.objective_percent))
     objective = float(slo.objective_percent) / 100
     times = [_iso(start + i * step) for i in range((end - start) // step + 1)]

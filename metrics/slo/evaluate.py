@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from metrics.promql.engine import instant_query
 from metrics.promql.lexer import parse_duration
-from metrics.promql.source import SampleSource, StoreSource
+from metrics.promql.source import SampleSource, new_source
 from metrics.promql.values import Scalar, Vector
 from metrics.slo.burn import (
     BURN_WINDOWS,
@@ -76,7 +76,7 @@ def evaluate_slo(
     spec: SLOSpec, *, at_ms: int | None = None, source: SampleSource | None = None
 ) -> SLOStatus:
     at = int(time.time() * 1000) if at_ms is None else at_ms
-    shared = source or StoreSource()
+    shared = source or new_source()
     window_text = window_range(spec.window, at, spec.time_zone)
     status = SLOStatus(at, Budget(None, None, None, None, None, None))
     bad: float | None

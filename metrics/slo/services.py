@@ -14,10 +14,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.incident.alerts import alert_changed
+from metrics.backends.errors import BackendUnavailable
 from metrics.claims import claim_due
 from metrics.notify.events import StateChange
 from metrics.notify.services import deliveries_for_change
-from metrics.promql.source import SampleSource, StoreSource
+from metrics.promql.source import SampleSource, new_source
+from metrics.slo.burn import Budget
 from metrics.slo.evaluate import SLOStatus, evaluate_slo
 from metrics.slo.models import SLO, SLOAlertTransition
 from metrics.timeouts import query_time_limit
@@ -74,12 +76,16 @@ def figures(status: SLOStatus) -> dict[str, Any]:
     }
 
 
-def _state_for(slo: SLO, status: SLOStatus, minute: datetime) -> tuple[str, str]:
+def _state_for(slo: SLO, status: SLOStatus, minute: datetime, outage: str = "") -> tuple[str, str]:
     if status.events.get("5m") is None and status.events.get("1h") is None:
         last_data = slo.last_data_at
         if last_data is None or minute - last_data >= timedelta(minutes=slo.no_data_after_minutes):
             since = "never" if last_data is None else f"since {last_data:%Y-%m-%d %H:%M} UTC"
+            if outage:
+                return SLO.AlertState.NO_DATA, f"{outage} (last data: {since})"
             return SLO.AlertState.NO_DATA, f"no data for the SLI's series ({since})"
+        if outage:
+            return slo.alert_state, f"{outage}; keeping the state"
         return slo.alert_state, "no data in the last hour yet; keeping the state"
     fired = [check for check in status.checks if check.firing]
     if status.severity is None:
@@ -124,11 +130,19 @@ def slo_evaluate(
     minute = evaluation_minute(now)
     if not claimed and not _claim(slo, minute):
         return None
+    outage = ""
     try:
         with query_time_limit():
             status = evaluate_slo(
                 slo.to_spec(), at_ms=int(minute.timestamp() * 1000), source=source
             )
+    except BackendUnavailable as exc:
+        # Like a minute without data: the SLO keeps its state until its no-data period is over,
+        # and its last figures stay on its page next to the outage.
+        status = SLOStatus(
+            int(minute.timestamp() * 1000), Budget(None, None, None, None, None, None)
+        )
+        outage = str(exc)
     except Exception as exc:  # a broken query must not stop the other SLOs; it is shown
         logger.warning("SLO %s: evaluation failed: %s", slo, exc)
         SLO.objects.filter(pk=slo.pk).update(last_error=f"{type(exc).__name__}: {exc}")
@@ -136,12 +150,14 @@ def slo_evaluate(
     has_data = status.events.get("5m") is not None or status.events.get("1h") is not None
     if has_data:
         slo.last_data_at = minute
-    new_state, reason = _state_for(slo, status, minute)
+    new_state, reason = _state_for(slo, status, minute, outage)
     if new_state == slo.alert_state:
         # The common case: only the figures change, in one statement (and only if no later
         # minute has claimed the SLO meanwhile).
         SLO.objects.filter(pk=slo.pk, last_evaluated_at=minute).update(
-            last_data_at=slo.last_data_at, last_figures=figures(status), last_error=""
+            last_data_at=slo.last_data_at,
+            last_figures=slo.last_figures if outage else figures(status),
+            last_error=outage,
         )
         return status
     with transaction.atomic():
@@ -151,7 +167,7 @@ def slo_evaluate(
             .get(pk=slo.pk)
         )
         locked.last_data_at = slo.last_data_at
-        new_state, reason = _state_for(locked, status, minute)
+        new_state, reason = _state_for(locked, status, minute, outage)
         if new_state != locked.alert_state:
             transition = SLOAlertTransition.objects.create(
                 slo=locked,
@@ -172,8 +188,9 @@ def slo_evaluate(
                 reason=reason,
                 at=minute,
             )
-        locked.last_figures = figures(status)
-        locked.last_error = ""
+        if not outage:
+            locked.last_figures = figures(status)
+        locked.last_error = outage
         locked.save(
             update_fields=[
                 "alert_state",
@@ -190,7 +207,7 @@ def slo_evaluate(
 def evaluate_all_slos(*, now: datetime | None = None) -> int:
     """Evaluate every enabled SLO; returns how many were evaluated this call."""
     done = 0
-    source = StoreSource()
+    source = new_source()
     minute = evaluation_minute(now)
     claimed = claim_due(SLO, minute)
     for slo in SLO.objects.filter(pk__in=claimed).select_related("service", "team"):

@@ -9,13 +9,19 @@ stores none of its samples and raises NewSeriesPaced, which the intake answers w
 Retry-After. The sender retries the same request, which finds those series and creates the
 next ones, until it is stored whole: no request runs past a client's timeout, and nothing is
 dropped.
+
+With an external metrics backend (`metrics.backends`) the series rows stay here (identity,
+the per-token limit, the running totals of delta sums and span metrics, the newest sample
+for order checks) and the accepted samples are forwarded as remote write instead of packed
+into chunks, inside the same transaction: the rows only move when the backend acknowledged
+the samples, and a backend that fails rolls everything back (the intake answers 503).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -24,6 +30,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from coe_portal.accounts.models import ApiToken
+from metrics.backends import remote
+from metrics.backends.errors import MetricsReadOnly
 from metrics.models import Series, SeriesLabel
 from metrics.storage.cardinality import active_series_of
 from metrics.storage.encoding import encode_raw_chunk
@@ -84,6 +92,9 @@ def write_samples(
     token: ApiToken | None = None,
     max_new_series: int | None = None,
 ) -> WriteResult:
+    backend = remote()
+    if backend is not None and not backend.write_url:
+        raise MetricsReadOnly(backend.query_url)
     result = WriteResult()
     grouped: dict[int, SeriesSamples] = {}
     for batch in batches:
@@ -116,7 +127,7 @@ def write_samples(
         else:
             if missing:
                 state.update(_create_series(missing, grouped, token, result))
-            _append(grouped, state, result)
+            _append(grouped, state, result, forward=backend.write if backend else None)
     if paced:
         raise NewSeriesPaced(paced, len(missing) - paced)
     return result
@@ -133,12 +144,18 @@ def _paced(missing: int, token: ApiToken | None, max_new_series: int | None) -> 
     return max_new_series if missing > max_new_series else 0
 
 
+Forward = Callable[[list[tuple[dict[str, str], list[int], list[float]]]], object]
+
+
 def _append(
     grouped: dict[int, SeriesSamples],
     state: dict[int, tuple[int, int | None, float | None]],
     result: WriteResult,
+    *,
+    forward: Forward | None = None,
 ) -> None:
     chunk_rows: list[tuple[int, int, int, int, int, bytes]] = []
+    forwarded: list[tuple[dict[str, str], list[int], list[float]]] = []
     last_rows: list[tuple[int, int, float | None]] = []
     for key, samples in grouped.items():
         if key not in state:
@@ -148,11 +165,16 @@ def _append(
         if accepted is None:
             continue
         timestamps, values = accepted
-        chunk_rows.extend(_chunks(series_id, timestamps, values))
+        if forward is None:
+            chunk_rows.extend(_chunks(series_id, timestamps, values))
+        else:
+            forwarded.append(({"__name__": samples.name, **samples.labels}, timestamps, values))
         final = float(values[-1])
         last_rows.append((series_id, timestamps[-1], None if math.isnan(final) else final))
         result.samples_written += len(timestamps)
         result.series += 1
+    if forward is not None and forwarded:
+        forward(forwarded)  # raises unless the backend acknowledged every sample
     insert_chunks(chunk_rows)
     _update_last(last_rows)
 

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from metrics.backends import is_read_only
 from metrics.storage.writer import SeriesSamples, write_samples
 from metrics.traces.convert import SpanRow
 from metrics.traces.models import SpanMetricsBatch
@@ -95,8 +96,9 @@ def _increment(metric: str, labels: dict[str, str], value: float, at_ms: int) ->
 
 
 def record_span_metrics(rows: list[SpanRow]) -> None:
-    """Queue the counts of newly stored spans (call inside the spans' transaction)."""
-    if not rows:
+    """Queue the counts of newly stored spans (call inside the spans' transaction). A portal
+    that only reads an external store writes no span metrics (docs/backends.md)."""
+    if not rows or is_read_only():
         return
     with connection.cursor() as cursor:  # a plain statement: this runs for every stored batch
         cursor.execute(

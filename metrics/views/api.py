@@ -22,6 +22,8 @@ from coe_portal.db import (
     is_retryable_database_error,
     unavailable_message,
 )
+from metrics.backends import remote
+from metrics.backends.errors import BackendQueryError, BackendUnavailable
 from metrics.models import Series, SeriesLabel
 from metrics.promql.ast import VectorSelector
 from metrics.promql.engine import instant_query, range_query
@@ -66,6 +68,12 @@ def query_api(view: Callable[..., JsonResponse]) -> Callable[..., HttpResponse]:
             return view(request, *args, **kwargs)
         except BadRequest as exc:
             return api_error(400, "bad_data", str(exc))
+        except BackendQueryError as exc:  # the backend's own words about the user's query
+            return api_error(exc.status, exc.error_type, str(exc))
+        except BackendUnavailable as exc:
+            response = api_error(503, "unavailable", str(exc))
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         except ParseError as exc:
             return api_error(400, "bad_data", str(exc))
         except ExecutionError as exc:
@@ -162,6 +170,17 @@ def _selectors(params: Any) -> list[VectorSelector]:
     return selectors
 
 
+def _passed_through(params: Any) -> list[tuple[str, str]]:
+    """The lookup's parameters as the backend's API takes them (after checking the selectors
+    parse, so a typo gets the same 400 from any backend)."""
+    _selectors(params)
+    return [
+        (key, value)
+        for key in ("match[]", "start", "end", "limit")
+        for value in params.getlist(key)
+    ]
+
+
 def _series_ids(params: Any) -> set[int] | None:
     selectors = _selectors(params)
     if not selectors:
@@ -179,6 +198,8 @@ def series(request: HttpRequest) -> JsonResponse:
     selectors = _selectors(params)
     if not selectors:
         raise BadRequest("no match[] parameter provided")
+    if (backend := remote()) is not None:
+        return success(backend.series(_passed_through(params)))
     found: dict[int, dict[str, str]] = {}
     for selector in selectors:
         for ref in select_series(selector.matchers):
@@ -189,6 +210,8 @@ def series(request: HttpRequest) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 @query_api
 def labels(request: HttpRequest) -> JsonResponse:
+    if (backend := remote()) is not None:
+        return success(backend.labels(_passed_through(_params(request))))
     ids = _series_ids(_params(request))
     rows = SeriesLabel.objects.all()
     if ids is not None:
@@ -202,6 +225,8 @@ def labels(request: HttpRequest) -> JsonResponse:
 @require_http_methods(["GET"])
 @query_api
 def label_values(request: HttpRequest, name: str) -> JsonResponse:
+    if (backend := remote()) is not None:
+        return success(backend.label_values(name, _passed_through(request.GET)))
     ids = _series_ids(request.GET)
     values: set[str]
     if name == "__name__":

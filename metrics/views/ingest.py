@@ -31,6 +31,8 @@ from coe_portal.db import (
     unavailable_message,
 )
 from metrics.alarms.alertmanager import AlertmanagerPayloadError, receive_alerts
+from metrics.backends import remote
+from metrics.backends.errors import BackendRejectedWrite, BackendUnavailable, MetricsReadOnly
 from metrics.ingest.body import (
     decode_content_encoding,
     discard_unread_body,
@@ -96,10 +98,26 @@ def intake(
                         raise database_unavailable(exc) from exc
             except IngestError as error:
                 return render_error(request, error)
+            except BackendUnavailable as exc:
+                # The sender keeps the batch and sends it again: nothing was acknowledged.
+                logger.warning("ingest: %s", exc)
+                retry = IngestError(503, str(exc), retry_after=settings.INGEST_RETRY_AFTER_SECONDS)
+                return render_error(request, retry)
+            except BackendRejectedWrite as exc:
+                return render_error(request, IngestError(400, str(exc)))
+            except MetricsReadOnly as exc:
+                return render_error(request, IngestError(404, str(exc)))
 
         return wrapped
 
     return decorator
+
+
+def refuse_if_read_only() -> None:
+    """Without a remote-write URL the portal only reads metrics: say so before reading a body."""
+    backend = remote()
+    if backend is not None and not backend.write_url:
+        raise MetricsReadOnly(backend.query_url)
 
 
 def paced_write(batches: Iterable[SeriesSamples], token: ApiToken) -> WriteResult:
@@ -115,6 +133,7 @@ def paced_write(batches: Iterable[SeriesSamples], token: ApiToken) -> WriteResul
 @intake(lambda request, error: plain_error(error))
 @token_required("ingest")
 def remote_write(request: HttpRequest) -> HttpResponse:
+    refuse_if_read_only()
     require_media_type(request, ("application/x-protobuf",))
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "snappy").strip().lower()
     if encoding != "snappy":
@@ -180,6 +199,7 @@ def otlp_answer(request: HttpRequest, message: Message) -> HttpResponse:
 @intake(otlp_error)
 @token_required("ingest")
 def otlp_metrics(request: HttpRequest) -> HttpResponse:
+    refuse_if_read_only()
     export = read_otlp(request, ExportMetricsServiceRequest())
     conversion = convert_metrics_request(export)
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
