@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -13,6 +15,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from coe_portal.accounts.models import Membership, Service, Team
+from tests.support_backends import Store, start_store, wanted_backend
 
 PASSWORD = "correct horse battery staple"
 TEST_RETENTION_DAYS = 30 * 365
@@ -51,6 +54,45 @@ def _empty_chunk_cache() -> None:
     from metrics.storage.chunk_cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session")
+def external_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store | None]:
+    """The external store COE_PORTAL_TEST_METRICS_BACKEND names, started once per run, or None
+    for the embedded store."""
+    kind = wanted_backend()
+    if kind == "embedded":
+        yield None
+        return
+    store = start_store(kind, tmp_path_factory.mktemp("stores"))
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+@pytest.fixture
+def metrics_backend(
+    external_store: Store | None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> Store | None:
+    """Where this test's metrics live: the embedded store, or the external store (emptied
+    first) with the portal reading and writing it. A remote write the store acknowledged is
+    made searchable at once, as a 2xx from the embedded store is."""
+    if external_store is None:
+        return None
+    from metrics.backends.prometheus import PrometheusBackend
+
+    external_store.clear()
+    for name, value in external_store.settings().items():
+        setattr(settings, name, value)
+    send = PrometheusBackend._send
+
+    def send_and_flush(self: PrometheusBackend, payload: bytes) -> None:
+        send(self, payload)
+        external_store.flush()
+
+    monkeypatch.setattr(PrometheusBackend, "_send", send_and_flush)
+    return external_store
 
 
 @dataclass

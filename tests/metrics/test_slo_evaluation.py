@@ -9,7 +9,11 @@ from metrics.slo.queries import SLIError, check_threshold, event_queries, valida
 from metrics.slo.spec import LatencySLI, RatioSLI, SLOSpec
 from metrics.storage.writer import SeriesSamples, write_samples
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
 
 STEP = 15_000
 NOW = 1_700_000_000_000 - 1_700_000_000_000 % 60_000
