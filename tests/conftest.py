@@ -71,6 +71,31 @@ def external_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store |
         store.stop()
 
 
+@pytest.fixture(scope="session")
+def victoria_metrics(
+    external_store: Store | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """A VictoriaMetrics of the run (the backend suite's own when it runs on one)."""
+    if external_store is not None and external_store.kind == "victoriametrics":
+        yield external_store
+        return
+    store = start_store("victoriametrics", tmp_path_factory.mktemp("vm"))
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A Prometheus of the run, receiving remote write, with the admin API on."""
+    store = start_store("prometheus", tmp_path_factory.mktemp("prometheus"))
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
 @pytest.fixture
 def metrics_backend(
     external_store: Store | None, settings: Any, monkeypatch: pytest.MonkeyPatch
@@ -80,19 +105,26 @@ def metrics_backend(
     made searchable at once, as a 2xx from the embedded store is."""
     if external_store is None:
         return None
+    return use_store(external_store, settings, monkeypatch)
+
+
+def use_store(
+    store: Store, settings: Any, monkeypatch: pytest.MonkeyPatch, *, read_only: bool = False
+) -> Store:
+    """Point the portal at `store`, emptied, for one test."""
     from metrics.backends.prometheus import PrometheusBackend
 
-    external_store.clear()
-    for name, value in external_store.settings().items():
+    store.clear()
+    for name, value in store.settings(read_only=read_only).items():
         setattr(settings, name, value)
     send = PrometheusBackend._send
 
     def send_and_flush(self: PrometheusBackend, payload: bytes) -> None:
         send(self, payload)
-        external_store.flush()
+        store.flush()
 
     monkeypatch.setattr(PrometheusBackend, "_send", send_and_flush)
-    return external_store
+    return store
 
 
 @dataclass

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from metrics.backends.errors import BackendUnavailable
 from metrics.promql.engine import range_query
 from metrics.promql.errors import PromQLError
 from metrics.promql.format import format_value
@@ -68,6 +69,8 @@ def explorer_data(request: HttpRequest) -> JsonResponse:
         start, end = time_window(request.GET)
         step = choose_step(end - start)
         result = range_query(query, start, end, step)
+    except BackendUnavailable as exc:
+        return JsonResponse({"error": f"{exc}. Try again in a few seconds."}, status=503)
     except (PromQLError, ValueError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
 
