@@ -20,6 +20,12 @@ class BackendUnavailable(PromQLError):
         self.reason = reason
 
 
+def error_status(exc: Exception) -> int:
+    """The status of a page's JSON answer for a failed query: 503 when the backend is away
+    (a retry may work), 400 when the query itself is wrong."""
+    return 503 if isinstance(exc, BackendUnavailable) else 400
+
+
 class BackendQueryError(PromQLError):
     """The backend refused the query itself (HTTP 400/422): shown to the user as it said it."""
 

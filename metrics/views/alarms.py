@@ -17,10 +17,12 @@ from coe_portal.accounts.auth import request_user, token_required
 from coe_portal.accounts.policy import Action, allowed
 from metrics.alarms.models import Alarm
 from metrics.alarms.selectors import alarm_as_json
+from metrics.backends.errors import error_status
 from metrics.notify.models import Delivery
 from metrics.notify.silences import Silence
 from metrics.promql.engine import range_query
 from metrics.promql.errors import PromQLError
+from metrics.promql.source import new_source
 from metrics.promql.values import Scalar, Vector
 from metrics.views.editing import alarm_create_api
 
@@ -69,9 +71,10 @@ def alarm_chart(request: HttpRequest, pk: int) -> JsonResponse:
     start = end - CHART_HOURS * 3_600_000
     step = alarm.period_seconds * 1000
     try:
-        value = range_query(alarm.expression, start, end, step).value
+        # Read as the evaluation reads it, so the chart shows what the alarm judged.
+        value = range_query(alarm.expression, start, end, step, source=new_source()).value
     except PromQLError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        return JsonResponse({"error": str(exc)}, status=error_status(exc))
     times = [
         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((start + i * step) / 1000))
         for i in range((end - start) // step + 1)

@@ -15,6 +15,7 @@ from coe_portal.accounts.auth import request_user, token_required
 from coe_portal.accounts.models import Team
 from coe_portal.accounts.policy import Action, allowed
 from incidents.incident.selectors import incidents_visible_to
+from metrics.backends.errors import error_status
 from metrics.notify.silences import Silence
 from metrics.promql.errors import PromQLError
 from metrics.slo.charts import slo_charts
@@ -103,7 +104,7 @@ def slo_charts_data(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         return JsonResponse(slo_charts(slo))
     except (PromQLError, SLIError) as exc:
-        return JsonResponse({"error": f"The SLO's queries failed: {exc}"}, status=400)
+        return JsonResponse({"error": f"The SLO's queries failed: {exc}"}, status=error_status(exc))
 
 
 @csrf_exempt
