@@ -3,6 +3,7 @@ closed. Every move is one function that checks who may make it and records a rev
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.contrib.auth.models import User
@@ -23,6 +24,9 @@ from incidents.coe.models import (
 )
 from incidents.coe.permissions import require_edit
 from incidents.incident.selectors import incidents_visible_to
+from metrics.backends.errors import UNAVAILABLE
+
+logger = logging.getLogger(__name__)
 
 State = Coe.State
 MIN_WHYS = 3
@@ -100,8 +104,6 @@ def _lock(coe: Coe) -> Coe:
 def coe_submit(*, coe: Coe, user: User, now: datetime | None = None) -> Coe:
     """Send to review. The metric charts are frozen now, the first time, so later retention or
     changes to the alarms don't alter the report."""
-    from incidents.incident.charts import build_incident_charts  # reads the metric store: only here
-
     locked = _lock(coe)
     require_edit(locked, user)
     problems = submission_problems(locked)
@@ -109,14 +111,28 @@ def coe_submit(*, coe: Coe, user: User, now: datetime | None = None) -> Coe:
         raise ValidationError(problems)
     moment = now or timezone.now()
     refresh_required_reviewers(locked)
-    if locked.metrics_snapshot is None:
-        locked.metrics_snapshot = build_incident_charts(locked.incident, now=moment)
-        locked.snapshot_taken_at = moment
+    _freeze_charts(locked, moment)
     locked.state = State.IN_REVIEW
     locked.submitted_at = moment
     locked.save()
     _record(locked, CoeReview.Action.SUBMIT, user)
     return locked
+
+
+def _freeze_charts(coe: Coe, moment: datetime) -> None:
+    """Freeze the charts the first time they can be drawn. While the metrics backend is away
+    they are not frozen (that would keep the outage's message forever): the COE keeps live
+    charts and the next submission or the approval freezes them."""
+    from incidents.incident.charts import build_incident_charts  # reads the metric store: only here
+
+    if coe.metrics_snapshot is not None:
+        return
+    charts = build_incident_charts(coe.incident, now=moment)
+    if any(UNAVAILABLE in (chart.get("error") or "") for chart in charts["charts"]):
+        logger.warning("COE %s: charts not frozen, the metrics backend is unavailable", coe.pk)
+        return
+    coe.metrics_snapshot = charts
+    coe.snapshot_taken_at = moment
 
 
 def _require_reviewer(coe: Coe, user: User, verb: str) -> None:
@@ -162,6 +178,7 @@ def coe_approve(*, coe: Coe, user: User, note: str = "", now: datetime | None = 
         return locked
     locked.state = State.APPROVED
     locked.approved_at = now or timezone.now()
+    _freeze_charts(locked, locked.approved_at)  # if the backend was away at submission
     locked.save()
     close_if_finished(locked, user=None)
     return locked
