@@ -38,6 +38,8 @@ class Store:
     data_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # Prometheus only: its configuration, `{port}` standing for its own port.
+    config_template: str = "global:\n  scrape_interval: 15s\nscrape_configs: []\n"
 
     @property
     def url(self) -> str:
@@ -72,9 +74,7 @@ class Store:
                 "-loggerLevel=WARN",
             ]
         config = self.data_dir / "prometheus.yml"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        if not config.exists():
-            config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+        config.write_text(self.config_template.replace("{port}", str(self.port)))
         return [
             self.binary,
             f"--config.file={config}",
@@ -144,7 +144,9 @@ class Store:
         return int(sum(float(item["value"][1]) for item in data["data"]["result"]))
 
 
-def start_store(kind: str, base: Path) -> Store:
+def start_store(kind: str, base: Path, *, prometheus_config: str = "") -> Store:
+    """Start a store of `kind` under `base`; a Prometheus may be given its configuration
+    (`{port}` in it is the Prometheus's own port, to scrape itself)."""
     binary = shutil.which("victoria-metrics" if kind == "victoriametrics" else "prometheus")
     if binary is None:
         package = "victoria-metrics" if kind == "victoriametrics" else "prometheus"
@@ -152,6 +154,8 @@ def start_store(kind: str, base: Path) -> Store:
     assert binary is not None
     store = Store(kind, binary, base / kind)
     store.data_dir.mkdir(parents=True, exist_ok=True)
+    if prometheus_config:
+        store.config_template = prometheus_config
     for attempt in range(3):  # another test run may take the port between choice and bind
         try:
             store.start()
