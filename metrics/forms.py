@@ -118,9 +118,18 @@ class SLOForm(forms.ModelForm):
 
 def _bucket_bounds(sli: LatencySLI) -> set[str]:
     """The `le` values the histogram's series have in the store (none yet: not checked)."""
+    from metrics.backends import remote
+    from metrics.backends.errors import BackendUnavailable
     from metrics.promql.parser import parse
     from metrics.storage.reader import select_series
 
+    backend = remote()
+    if backend is not None:
+        try:
+            found = backend.label_values("le", [("match[]", bucket_query(sli))])
+        except BackendUnavailable:
+            return set()  # not checked now; the SLO's evaluation will say if it is wrong
+        return {str(value) for value in found or ()} - {""}
     selector = parse(bucket_query(sli))
     matchers = getattr(selector, "matchers", ())
     return {ref.labels.get("le", "") for ref in select_series(matchers)} - {""}

@@ -13,8 +13,12 @@ from django.db import connection, transaction
 
 @contextmanager
 def query_time_limit() -> Iterator[None]:
+    from metrics.backends import remote
+
     seconds = float(settings.EVALUATION_QUERY_TIMEOUT_SECONDS)
-    if connection.vendor != "postgresql" or seconds <= 0:
+    # An external backend's reads are HTTP, bounded by METRICS_QUERY_TIMEOUT_SECONDS; holding
+    # a transaction open across them would only tie up a database connection.
+    if connection.vendor != "postgresql" or seconds <= 0 or remote() is not None:
         yield
         return
     with transaction.atomic(), connection.cursor() as cursor:

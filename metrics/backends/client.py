@@ -143,6 +143,8 @@ class Client:
         )
         if response.status in (400, 422):
             error_type = document.get("errorType") if isinstance(document, dict) else None
+            if not isinstance(error_type, str) or error_type.isdigit():
+                error_type = None  # VictoriaMetrics says "422": Prometheus's words instead
             raise BackendQueryError(
                 message or f"HTTP {response.status}",
                 status=response.status,

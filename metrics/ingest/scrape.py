@@ -38,6 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families as text_fami
 from prometheus_client.samples import Timestamp
 
 from metrics.backends import is_read_only
+from metrics.backends.errors import BackendRejectedWrite, BackendUnavailable
 from metrics.models import ScrapeTarget, Series
 from metrics.storage.encoding import STALE_NAN
 from metrics.storage.labels import series_hash
@@ -368,5 +369,12 @@ def scrape_due_targets(*, now: datetime | None = None, limit: int = 50) -> int:
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_SCRAPES, len(claimed))) as pool:
         outcomes = list(pool.map(lambda target: scrape_target(target, now_ms=now_ms), claimed))
     for target, outcome in zip(claimed, outcomes, strict=True):
-        scrape_record(target=target, outcome=outcome, now=now)
+        try:
+            scrape_record(target=target, outcome=outcome, now=now)
+        except (BackendUnavailable, BackendRejectedWrite) as exc:
+            # Not stored: the target's page says why, and the other targets are still recorded.
+            logger.warning("scrape of %s: %s", target.url, exc)
+            ScrapeTarget.objects.filter(id=target.id).update(
+                last_scrape_at=now, last_error=f"samples not stored: {exc}"
+            )
     return len(claimed)

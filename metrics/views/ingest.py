@@ -174,7 +174,7 @@ def otlp_error(request: HttpRequest, error: IngestError) -> HttpResponse:
 
 
 # HTTP status to the gRPC code the OTLP specification pairs with it.
-_GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 429: 8, 503: 14}
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 def read_otlp(request: HttpRequest, message: M) -> M:

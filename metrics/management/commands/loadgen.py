@@ -21,6 +21,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 
 from coe_portal.accounts.models import ApiToken, Team
 from coe_portal.accounts.services import api_token_create, api_token_revoke
+from metrics.backends import is_read_only
 from metrics.loadgen.backfill import backfill
 from metrics.loadgen.live import run_live
 from metrics.loadgen.shop import parse_incident
@@ -106,6 +107,16 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if is_read_only():
+            # The demo's traffic would have nowhere to go: the store the portal reads is the
+            # team's own, fed by their own exporters.
+            self.stderr.write(
+                f"loadgen: the portal only reads metrics from {settings.METRICS_QUERY_URL} "
+                "(no METRICS_REMOTE_WRITE_URL): no demo traffic."
+            )
+            while options["keep_running"]:
+                time.sleep(3600)
+            return
         if not options["keep_running"]:
             self._run(options)
             return
