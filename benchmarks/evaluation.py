@@ -11,6 +11,8 @@ The timed process runs two passes, at minute t and t + 1 min: the first with a c
 (no chunk decoded yet, nothing imported lazily) in which every alarm and SLO also leaves its
 initial state (each change is recorded, announced and may open an incident: the count is
 printed), the second warm and with few changes, as a worker runs after its first minute.
+Each pass also counts the HTTP requests it sends to an external metrics backend (none on the
+embedded store; `benchmarks.backend` runs the same passes on VictoriaMetrics and prints them).
 `python -m benchmarks.evaluation [--profile]` runs this benchmark alone in a session of its own;
 `--profile` adds a third pass under cProfile and prints its top functions.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 from benchmarks.common import Figure
 from benchmarks.query import vacuum_analyze
@@ -106,9 +109,31 @@ import json, time
 from datetime import datetime, timedelta, timezone
 from metrics.alarms.models import AlarmTransition
 from metrics.alarms.services import evaluate_all_alarms
+from metrics.backends.client import Client
+from metrics.backends.prometheus import PrometheusBackend
 from metrics.slo.burn import BURN_WINDOWS
 from metrics.slo.models import SLOAlertTransition
 from metrics.slo.services import evaluate_all_slos
+
+# Every HTTP request to an external metrics backend (none on the embedded store): how many,
+# the bytes of their answers, the time spent waiting for them, and the time raw reads took in
+# all (the requests, then decoding the JSON into arrays).
+backend = {"requests": 0, "bytes": 0, "request_s": 0.0, "raw_s": 0.0}
+send, raw = Client.request, PrometheusBackend.raw
+def counted_request(self, *args, **kwargs):
+    began = time.perf_counter()
+    response = send(self, *args, **kwargs)
+    backend["request_s"] += time.perf_counter() - began
+    backend["requests"] += 1
+    backend["bytes"] += len(response.body)
+    return response
+def timed_raw(self, *args, **kwargs):
+    began = time.perf_counter()
+    try:
+        return raw(self, *args, **kwargs)
+    finally:
+        backend["raw_s"] += time.perf_counter() - began
+Client.request, PrometheusBackend.raw = counted_request, timed_raw
 
 def changes():
     return AlarmTransition.objects.count() + SLOAlertTransition.objects.count()
@@ -116,7 +141,7 @@ def changes():
 first = datetime.fromtimestamp(END_MS / 1000, tz=timezone.utc)
 passes = []
 for minute in (first, first + timedelta(minutes=1)):
-    before = changes()
+    before, sent = changes(), dict(backend)
     began = time.perf_counter()
     slos = evaluate_all_slos(now=minute)
     middle = time.perf_counter()
@@ -124,7 +149,8 @@ for minute in (first, first + timedelta(minutes=1)):
     ended = time.perf_counter()
     passes.append({"slos": slos, "alarms": alarms, "slo_s": middle - began,
                    "alarm_s": ended - middle, "burn_windows": len(BURN_WINDOWS),
-                   "changes": changes() - before})
+                   "changes": changes() - before,
+                   **{f"backend_{key}": backend[key] - sent[key] for key in backend}})
 if PROFILE:
     import cProfile, io, pstats
     profiler = cProfile.Profile()
@@ -156,7 +182,7 @@ def _result(output: str) -> object:
     return json.loads(line.removeprefix(RESULT))
 
 
-def _pass_figures(suffix: str, when: str, run: dict[str, float]) -> list[Figure]:
+def pass_figures(prefix: str, suffix: str, when: str, run: dict[str, float]) -> list[Figure]:
     slos, alarms = int(run["slos"]), int(run["alarms"])
     expected = SERVICES * PER_SERVICE
     if (slos, alarms) != (expected, expected):
@@ -165,29 +191,34 @@ def _pass_figures(suffix: str, when: str, run: dict[str, float]) -> list[Figure]
     windows = int(run["burn_windows"])
     return [
         Figure(
-            f"evaluation.slos_and_alarms{suffix}",
+            f"{prefix}.slos_and_alarms{suffix}",
             round(total, 2),
             "s",
             f"{when}; {slos} SLOs x {windows} burn windows + SLO window, {alarms} alarms; "
             f"{int(run['changes'])} state changes recorded and announced; one process; "
             f"target <= {TARGET_S:.0f} s",
         ),
-        Figure(f"evaluation.slos{suffix}", round(run["slo_s"], 2), "s", f"{slos} SLOs"),
-        Figure(f"evaluation.alarms{suffix}", round(run["alarm_s"], 2), "s", f"{alarms} alarms"),
-        Figure(f"evaluation.slo_mean{suffix}", run["slo_s"] / slos * 1000, "ms", "per SLO"),
-        Figure(f"evaluation.alarm_mean{suffix}", run["alarm_s"] / alarms * 1000, "ms", "per alarm"),
+        Figure(f"{prefix}.slos{suffix}", round(run["slo_s"], 2), "s", f"{slos} SLOs"),
+        Figure(f"{prefix}.alarms{suffix}", round(run["alarm_s"], 2), "s", f"{alarms} alarms"),
+        Figure(f"{prefix}.slo_mean{suffix}", run["slo_s"] / slos * 1000, "ms", "per SLO"),
+        Figure(f"{prefix}.alarm_mean{suffix}", run["alarm_s"] / alarms * 1000, "ms", "per alarm"),
     ]
 
 
-def evaluation_pass(session: Session, *, profile: bool = False) -> list[Figure]:
-    # The last whole minute: the data ends there and the first pass evaluates at it.
-    end_ms = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
-    names = {"END_MS": end_ms, "RESULT": RESULT}
+def last_minute_ms() -> int:
+    """The last whole minute: the data ends there and the first pass evaluates at it."""
+    return int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
+
+
+def load_services(session: Session, end_ms: int) -> dict[str, Any]:
+    """Writes the services' counters (through `write_samples`, so with an external backend they
+    land there), creates the SLOs and alarms and disables the demo's; returns what to restore."""
     loaded = _result(
         session.shell(
             _script(
                 SETUP,
-                **names,
+                END_MS=end_ms,
+                RESULT=RESULT,
                 DAYS=DAYS,
                 SERVICES=SERVICES,
                 PER_SERVICE=PER_SERVICE,
@@ -197,30 +228,54 @@ def evaluation_pass(session: Session, *, profile: bool = False) -> list[Figure]:
         )
     )
     assert isinstance(loaded, dict)
-    merged = int(session.shell(COMPACT_ALL).strip() or 0)
-    vacuum_analyze(session.database_url)
+    return loaded
+
+
+def timed_passes(
+    session: Session, end_ms: int, loaded: dict[str, Any], *, profile: bool = False
+) -> list[dict[str, float]]:
+    """The two passes (cold, then warm a minute later) in one process; the demo's SLOs and
+    alarms are enabled again afterwards. With `profile`, a third pass's profile is printed."""
     try:
-        output = session.shell(_script(PASSES, **names, PROFILE=profile), timeout=600)
+        output = session.shell(
+            _script(PASSES, END_MS=end_ms, RESULT=RESULT, PROFILE=profile), timeout=600
+        )
     finally:
         session.shell(_script(RESTORE, DISABLED=loaded))
     if profile:
         print(output[: output.find(RESULT)], flush=True)
     passes = _result(output)
     assert isinstance(passes, list)
+    return passes
+
+
+def dataset_details(prepared: str) -> str:
     count = SERVICES * PER_SERVICE
+    return (
+        f"{SERVICES} services x 2 counters at 1 min over {DAYS} d, {prepared}; {count} SLOs "
+        f"(7d/28d/30d, 99-99.95 %), {count} threshold alarms (3 periods of 60 s, 2 to alarm), "
+        "no notification channels"
+    )
+
+
+def evaluation_pass(session: Session, *, profile: bool = False) -> list[Figure]:
+    end_ms = last_minute_ms()
+    loaded = load_services(session, end_ms)
+    merged = int(session.shell(COMPACT_ALL).strip() or 0)
+    vacuum_analyze(session.database_url)
+    passes = timed_passes(session, end_ms, loaded, profile=profile)
     return [
         Figure(
             "evaluation.dataset",
             int(loaded["samples"]),
             "samples",
-            f"{SERVICES} services x 2 counters at 1 min over {DAYS} d, written then "
-            f"{merged} (series, block) groups compacted; {count} SLOs (7d/28d/30d, "
-            f"99-99.95 %), {count} threshold alarms (3 periods of 60 s, 2 to alarm), "
-            "no notification channels",
+            dataset_details(f"written then {merged} (series, block) groups compacted"),
         ),
         # The first pass is also where every alarm and SLO leaves its initial state.
-        *_pass_figures("", "first pass, cold process", passes[0]),
-        *_pass_figures("_warm", "second pass, the next minute, same process", passes[1]),
+        *pass_figures("evaluation", "", "first pass, cold process", passes[0]),
+        *pass_figures(
+            "evaluation", "_warm", "second pass, the next minute, same process", passes[1]
+        ),
     ]
 
 

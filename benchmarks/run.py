@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from benchmarks.backend import backend_victoriametrics
 from benchmarks.capacity import intake_capacity
 from benchmarks.common import Figure, environment, server_url
 from benchmarks.evaluation import evaluation_pass
@@ -41,6 +42,9 @@ BENCHMARKS: list[Benchmark] = [
     reminder_pass_100k,
     # Where remote-write throughput stops rising with more clients (sets the bulkhead's slots).
     intake_capacity,
+    # A portal of its own on VictoriaMetrics (METRICS_BACKEND=prometheus): forwarding, the
+    # evaluation pass and the explorer, each next to VictoriaMetrics alone.
+    backend_victoriametrics,
     # Tops the spans table up to 5 000 000 spans (about a minute, removed afterwards): last.
     trace_search_5m,
 ]

@@ -71,9 +71,12 @@ def portal_env(data_dir: Path, database_url: str, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def open_session(*, pages: bool = False) -> Iterator[Session]:
+def open_session(
+    *, pages: bool = False, settings: dict[str, str] | None = None
+) -> Iterator[Session]:
     """With `pages`, static files are collected first: with DEBUG off, a page renders only if
-    the static manifest lists what it links (the API and intake need none)."""
+    the static manifest lists what it links (the API and intake need none). `settings` are set
+    in the environment of every process of the portal (an external metrics backend, say)."""
     port = free_port()
     name = f"coe_bench_{uuid.uuid4().hex[:10]}"
     with (
@@ -81,7 +84,7 @@ def open_session(*, pages: bool = False) -> Iterator[Session]:
         throwaway_database(server_url(), name) as database_url,
     ):
         data_dir = Path(tmp)
-        env = portal_env(data_dir, database_url, port)
+        env = {**portal_env(data_dir, database_url, port), **(settings or {})}
         manage(env, "migrate", "--noinput", timeout=300)
         manage(env, "demo", timeout=300)
         if pages:
