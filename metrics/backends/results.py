@@ -9,6 +9,7 @@ import numpy as np
 
 from metrics.backends.errors import BackendUnavailable
 from metrics.promql.values import (
+    FloatArray,
     InstantSeries,
     IntArray,
     Matrix,
@@ -55,15 +56,14 @@ def range_value(data: Any, steps: IntArray, step: int) -> Vector:
     start, count = int(steps[0]), len(steps)
     out = Vector()
     for item in result:
+        moments, numbers = _columns(item.get("values") or [])
+        offsets = moments - start
+        index, off_grid = np.divmod(offsets, step)
+        keep = (off_grid == 0) & (index >= 0) & (index < count)
         values = np.full(count, np.nan)
         present = np.zeros(count, dtype=bool)
-        for moment, text in item.get("values") or ():
-            offset = to_ms(moment) - start
-            index, off_grid = divmod(offset, step)
-            if off_grid or not 0 <= index < count:
-                continue
-            values[index] = float(text)
-            present[index] = True
+        values[index[keep]] = numbers[keep]
+        present[index[keep]] = True
         if present.any():
             out.series.append(InstantSeries(dict(item.get("metric") or {}), values, present))
     return out
@@ -72,9 +72,7 @@ def range_value(data: Any, steps: IntArray, step: int) -> Vector:
 def raw_series(item: dict[str, Any]) -> RawSeries:
     """One series of raw samples (a range selector's answer), in time order, one sample per
     timestamp (a store that holds a sample twice answers it twice)."""
-    points = item.get("values") or ()
-    timestamps = np.fromiter((to_ms(p[0]) for p in points), dtype=np.int64, count=len(points))
-    values = np.fromiter((float(p[1]) for p in points), dtype=np.float64, count=len(points))
+    timestamps, values = _columns(item.get("values") or [])
     if len(timestamps) > 1 and not (np.diff(timestamps) > 0).all():
         order = np.argsort(timestamps, kind="stable")
         timestamps, values = timestamps[order], values[order]
@@ -82,6 +80,16 @@ def raw_series(item: dict[str, Any]) -> RawSeries:
         last[:-1] = timestamps[1:] != timestamps[:-1]
         timestamps, values = timestamps[last], values[last]
     return RawSeries(dict(item.get("metric") or {}), timestamps, values)
+
+
+def _columns(points: list[list[Any]]) -> tuple[IntArray, FloatArray]:
+    """`[[seconds, "value"], ...]` as millisecond and float arrays, converted by numpy in one
+    go (a float's text such as "NaN" or "+Inf" included)."""
+    if not points:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    seconds = np.array([point[0] for point in points], dtype=np.float64)
+    values = np.array([point[1] for point in points], dtype=np.float64)
+    return np.rint(seconds * 1000).astype(np.int64), values
 
 
 def _unpack(data: Any) -> tuple[str, Any]:

@@ -31,16 +31,50 @@ class RemoteSource:
             if known[:2] == (start_ms, end_ms):
                 return known[2]
             return _sliced(known[2], start_ms, end_ms)
+        if known is None or end_ms < known[0] or start_ms > known[1]:
+            loaded = self._raw(matchers, start_ms, end_ms)
+            self._read[key] = (start_ms, end_ms, loaded)
+            return loaded
+        # A wider range than the one read: only the missing ends are read (an SLO pass reads
+        # its 7-day window, then a 28-day SLO's on the same series adds 21 days, not 28).
+        low, high, loaded = known
+        parts = [loaded]
+        if start_ms < low:
+            parts.insert(0, self._raw(matchers, start_ms, low - 1))
+        if end_ms > high:
+            parts.append(self._raw(matchers, high + 1, end_ms))
+        merged = _joined(parts)
+        self._read[key] = (min(start_ms, low), max(end_ms, high), merged)
+        return _sliced(merged, start_ms, end_ms)
+
+    def _raw(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> Loaded:
         if self._outage is not None:
             raise BackendUnavailable(self._outage.reason)
         self.requests += 1
         try:
-            loaded = self.backend.raw(matchers, start_ms, end_ms)
+            return self.backend.raw(matchers, start_ms, end_ms)
         except BackendUnavailable as exc:
             self._outage = exc
             raise
-        self._read[key] = (start_ms, end_ms, loaded)
-        return loaded
+
+
+def _joined(parts: list[Loaded]) -> Loaded:
+    """Series read over adjacent ranges, oldest part first, as one read: each series' samples
+    concatenated, in label order as `raw` returns them."""
+    by_labels: dict[tuple[tuple[str, str], ...], Loaded] = {}
+    for part in parts:
+        for item in part:
+            by_labels.setdefault(tuple(sorted(item[0].items())), []).append(item)
+    joined: Loaded = []
+    for key in sorted(by_labels):
+        pieces = by_labels[key]
+        if len(pieces) == 1:
+            joined.append(pieces[0])
+            continue
+        timestamps = np.concatenate([piece[1] for piece in pieces])
+        values = np.concatenate([piece[2] for piece in pieces])
+        joined.append((pieces[0][0], timestamps, values))
+    return joined
 
 
 def _sliced(loaded: Loaded, start_ms: int, end_ms: int) -> Loaded:

@@ -132,3 +132,29 @@ def test_without_a_remote_write_url_intake_says_where_metrics_go(
     assert victoria_metrics.samples('{__name__=~"up|orders_total"}', time.time(), 10**9) == 0
     # Reading still works.
     assert client.get("/api/v1/query", {"query": "vector(1)"}, **bearer(token)).status_code == 200
+
+
+def test_an_evaluation_pass_reads_only_what_it_has_not_read_yet(client, token, vm):
+    from metrics.backends import remote
+    from metrics.storage.matchers import Matcher
+
+    points = [(T0 + i * 60_000, float(i)) for i in range(180)]
+    series = [({"__name__": "jobs_total", "queue": q}, points) for q in ("a", "b")]
+    assert remote_write(client, token, series).status_code == 204
+    backend = remote()
+    assert backend is not None
+    source = backend.source()
+    matchers = [Matcher("__name__", "=", "jobs_total")]
+    end = T0 + 179 * 60_000
+    first = source.select(matchers, end - 3_600_000, end)
+    assert [len(t) for _, t, _ in first] == [61, 61]
+    wider = source.select(matchers, T0, end)  # reads the 2 hours before, not 3 hours again
+    assert source.requests == 2
+    fresh = backend.raw(matchers, T0, end)
+    assert [(labels, t.tolist(), v.tolist()) for labels, t, v in wider] == [
+        (labels, t.tolist(), v.tolist()) for labels, t, v in fresh
+    ]
+    assert [len(t) for _, t, _ in wider] == [180, 180]
+    inner = source.select(matchers, T0 + 60_000, T0 + 120_000)  # from memory
+    assert source.requests == 2
+    assert [v.tolist() for _, _, v in inner] == [[1.0, 2.0], [1.0, 2.0]]
