@@ -1,16 +1,18 @@
 """The metrics explorer: type a query, pick a range, see a Plotly chart and a table.
 
-The page is a form; `explorer_data` runs the query and answers the Plotly figure (built with
-plotly.graph_objects on the server) plus a table, which static/metrics/explorer.js draws.
+The page is a form; `explorer_data` runs the query and answers the Plotly figure (plain
+Plotly JSON with plotly's default template) plus a table, which static/metrics/explorer.js
+draws.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import math
 import time
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -83,46 +85,59 @@ def explorer_data(request: HttpRequest) -> JsonResponse:
         series = [(s.labels, s.values, s.present) for s in value.series]
     series.sort(key=lambda item: series_name(item[0]))
 
-    times = [ms / 1000 for ms in result.steps.tolist()]
-    figure = go.Figure()
+    xs = [_iso(ms / 1000) for ms in result.steps.tolist()]
+    traces = [
+        {
+            "type": "scatter",
+            "x": xs,
+            "y": _points(values, present),
+            "mode": "lines",
+            "name": series_name(labels),
+            "connectgaps": False,
+            "hovertemplate": "%{y}<extra>%{fullData.name}</extra>",
+        }
+        for labels, values, present in series[:MAX_SERIES_DRAWN]
+    ]
     table = []
-    for labels, values, present in series[:MAX_SERIES_DRAWN]:
-        ys = [
-            float(v) if p and math.isfinite(v) else None
-            for v, p in zip(values, present, strict=True)
-        ]
-        figure.add_trace(
-            go.Scatter(
-                x=[_iso(t) for t in times],
-                y=ys,
-                mode="lines",
-                name=series_name(labels),
-                connectgaps=False,
-                hovertemplate="%{y}<extra>%{fullData.name}</extra>",
-            )
-        )
     for labels, values, present in series:
         last = next((float(values[i]) for i in range(len(values) - 1, -1, -1) if present[i]), None)
         table.append(
             {"series": series_name(labels), "value": None if last is None else format_value(last)}
         )
-    figure.update_layout(
-        margin={"l": 50, "r": 20, "t": 10, "b": 40},
-        height=420,
-        showlegend=len(series) <= 12,
-        legend={"orientation": "h", "y": -0.15},
-        xaxis={"type": "date"},
-        uirevision=query,
-    )
+    layout = {
+        "template": _template(),
+        "margin": {"l": 50, "r": 20, "t": 10, "b": 40},
+        "height": 420,
+        "showlegend": len(series) <= 12,
+        "legend": {"orientation": "h", "y": -0.15},
+        "xaxis": {"type": "date"},
+        "uirevision": query,
+    }
     return JsonResponse(
         {
-            "figure": json.loads(figure.to_json()),
+            "figure": {"data": traces, "layout": layout},
             "table": table,
             "series_count": len(series),
             "drawn": min(len(series), MAX_SERIES_DRAWN),
             "step_seconds": step // 1000,
         }
     )
+
+
+def _points(values: Any, present: Any) -> list[float | None]:
+    """A series' values for Plotly: None where it has no value (or one JSON cannot hold)."""
+    numbers = np.asarray(values, dtype=np.float64)
+    shown = np.asarray(present, dtype=bool) & np.isfinite(numbers)
+    out = numbers.astype(object)
+    out[~shown] = None
+    return out.tolist()
+
+
+@functools.cache
+def _template() -> dict[str, Any]:
+    """Plotly's default template, as graph_objects would embed it; built once, since building
+    the figure through graph_objects costs more than the query (2 ms a trace)."""
+    return json.loads(go.Figure().to_json())["layout"]["template"]
 
 
 def _iso(seconds: float) -> str:
