@@ -3,7 +3,7 @@ Prometheus answers it, plus each token's active series against its limit."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods
 
 from coe_portal.accounts.models import ApiToken
@@ -26,7 +26,7 @@ def usage_json(usage: TokenUsage) -> dict[str, object]:
 
 @require_http_methods(["GET"])
 @query_api
-def tsdb_status_view(request: HttpRequest) -> JsonResponse:
+def tsdb_status_view(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("limit", "10")
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.http import require_GET
 
 from coe_portal.accounts.auth import token_required
@@ -100,7 +100,7 @@ def trace_document(trace_id: str) -> bytes | None:
 
 @require_GET
 @token_required("read")
-def trace_search_api(request: HttpRequest) -> JsonResponse:
+def trace_search_api(request: HttpRequest) -> HttpResponse:
     try:
         filters = search_filters(request.GET)
     except BadRequest as exc:
