@@ -11,11 +11,11 @@ DATA_DIR ?= var
 
 export HOST PORT DATA_DIR
 
-.PHONY: run test lint typecheck pytest migrate demo bench soak fuzz clean help
+.PHONY: run test lint typecheck pytest pytest-backends migrate demo bench soak fuzz clean help
 
 help:
 	@echo "make run    set up .venv, migrate, load demo data, start web + worker + beat"
-	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make test   lint, type-check, the whole test suite, then the backend suite on VictoriaMetrics"
 	@echo "make fuzz   10 000 hostile payloads per endpoint against gunicorn on PostgreSQL"
 	@echo "make clean  remove .venv and local data ($(DATA_DIR)/)"
 
@@ -61,7 +61,13 @@ typecheck: $(VENV)/.dev-installed
 pytest: $(VENV)/.dev-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The backend suite (tests marked backend_suite: SLOs, alarms, charts, the explorer and the query
+# API) again with the portal on a real VictoriaMetrics (Debian's victoria-metrics), expecting
+# the same values as on the embedded store.
+pytest-backends: $(VENV)/.dev-installed
+	COE_PORTAL_TEST_METRICS_BACKEND=victoriametrics $(BIN)/pytest -m backend_suite $(PYTEST_ARGS)
+
+test: lint typecheck pytest pytest-backends
 
 # Intake throughput and bytes per sample against a throwaway PostgreSQL database (see benchmarks/).
 bench: $(VENV)/.dev-installed

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support import free_port, skip_or_fail, wait_for_http
 
 BACKEND_ENV = "COE_PORTAL_TEST_METRICS_BACKEND"
@@ -27,6 +29,14 @@ BACKEND_ENV = "COE_PORTAL_TEST_METRICS_BACKEND"
 
 def wanted_backend() -> str:
     return os.environ.get(BACKEND_ENV, "embedded").strip().lower() or "embedded"
+
+
+def embedded_only(reason: str) -> pytest.MarkDecorator:
+    """For a test of a backend-suite module that is about the embedded store itself (its
+    engine's own messages and limits, its tables): skipped when the suite runs on another."""
+    return pytest.mark.skipif(
+        wanted_backend() != "embedded", reason=f"embedded store only: {reason}"
+    )
 
 
 @dataclass

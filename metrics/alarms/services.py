@@ -58,7 +58,10 @@ def datapoints(
     period_ms = alarm.period_seconds * 1000
     start_ms, end_ms, times = _periods(alarm, minute)
     count = len(times)
-    value = range_query(alarm.expression, start_ms, end_ms, period_ms, source=source).value
+    # Never pushed down: an alarm is the portal's rule, evaluated alike on every backend.
+    value = range_query(
+        alarm.expression, start_ms, end_ms, period_ms, source=source or new_source()
+    ).value
     if isinstance(value, Scalar):
         return [float(v) for v in value.values], times
     assert isinstance(value, Vector)

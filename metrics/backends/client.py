@@ -21,6 +21,10 @@ from metrics.backends.errors import BackendQueryError, BackendUnavailable
 # never sent twice by the pool (a read timeout is an answer: the backend is too slow).
 _RETRY = Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
 _MAX_ERROR_TEXT = 1_000
+# The errorType values of Prometheus's API, which clients such as Grafana know.
+PROMETHEUS_ERROR_TYPES = frozenset(
+    {"bad_data", "execution", "timeout", "canceled", "internal", "unavailable", "not_found"}
+)
 
 
 def parse_headers(raw: str) -> dict[str, str]:
@@ -143,14 +147,12 @@ class Client:
         )
         if response.status in (400, 422):
             error_type = document.get("errorType") if isinstance(document, dict) else None
-            if not isinstance(error_type, str) or error_type.isdigit():
-                error_type = None  # VictoriaMetrics says "422": Prometheus's words instead
+            if error_type not in PROMETHEUS_ERROR_TYPES:  # VictoriaMetrics says "422"
+                error_type = "bad_data" if response.status == 400 else "execution"
             raise BackendQueryError(
                 message or f"HTTP {response.status}",
                 status=response.status,
-                error_type=str(
-                    error_type or ("bad_data" if response.status == 400 else "execution")
-                ),
+                error_type=str(error_type),
             )
         raise BackendUnavailable(describe_failure(url, response.status, message))
 

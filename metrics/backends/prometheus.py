@@ -23,6 +23,7 @@ from metrics.backends.errors import BackendRejectedWrite, BackendUnavailable
 from metrics.backends.results import instant_value, range_value, raw_series
 from metrics.promql.errors import ExecutionError
 from metrics.promql.values import FloatArray, IntArray
+from metrics.storage.encoding import STALE_NAN
 from metrics.storage.matchers import Matcher
 
 if TYPE_CHECKING:
@@ -127,6 +128,12 @@ class PrometheusBackend:
         loaded: Loaded = []
         for item in data.get("result") or ():
             series = raw_series(item)
+            # VictoriaMetrics keeps no NaN but staleness markers and answers those as "NaN"
+            # (Prometheus leaves them out): mark them stale, so a series that ended ends here
+            # as in the embedded store, instead of a NaN spoiling every window it is in.
+            nan = np.isnan(series.values)
+            if nan.any():
+                series.values[nan] = STALE_NAN
             keep = series.timestamps >= start_ms
             if not keep.all():
                 series.timestamps, series.values = series.timestamps[keep], series.values[keep]

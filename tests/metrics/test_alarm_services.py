@@ -3,11 +3,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from metrics.alarms.models import Alarm, AlarmTransition
 from metrics.alarms.services import alarm_evaluate, evaluate_all_alarms
 from metrics.storage.writer import SeriesSamples, write_samples
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -157,6 +164,28 @@ def test_alarm_pages_and_api(client, alarm, org):
     assert data["transitions"][0]["new_state"] == "ALARM"
     listed = client.get("/api/v1/alarms", HTTP_AUTHORIZATION=f"Bearer {token.secret}").json()
     assert [a["name"] for a in listed["data"]] == ["emails-backlog"]
+
+
+def test_the_alarm_chart_draws_the_datapoints_the_alarm_evaluates(client, alarm, org):
+    # Scraped every 15 s until 8 minutes ago, then nothing until now: the alarm's engine
+    # carries the last sample through the 5-minute lookback, as Prometheus does (MetricsQL
+    # would let go of it after about a scrape interval).
+    times = [NOW_MS - 12 * MINUTE + i * 15_000 for i in range(17)] + [NOW_MS]
+    values = [120.0] * 16 + [150.0, 190.0]
+    write_samples([SeriesSamples("queue_depth", {"queue": "emails"}, times, values)])
+    with time_machine.travel(NOW, tick=False):
+        client.force_login(org.teammate)
+        [trace] = client.get(f"/alarms/{alarm.pk}/chart").json()["figure"]["data"]
+    drawn = dict(zip(trace["x"], trace["y"], strict=True))
+    minutes = [
+        (NOW - timedelta(minutes=ago)).strftime("%Y-%m-%dT%H:%M:%SZ") for ago in range(9, -1, -1)
+    ]
+    assert [drawn[minute] for minute in minutes] == [
+        120.0, 150.0, 150.0, 150.0, 150.0, 150.0, 150.0, None, None, 190.0
+    ]  # fmt: skip
+    alarm_evaluate(alarm=alarm, now=NOW - timedelta(minutes=3))
+    [transition] = AlarmTransition.objects.all()
+    assert [p["value"] for p in transition.datapoints] == [150.0, 150.0, 150.0]
 
 
 def test_the_admin_lists_slos_alarms_channels_and_deliveries(admin_client, alarm):

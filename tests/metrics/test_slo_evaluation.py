@@ -7,6 +7,7 @@ import pytest
 from metrics.slo.evaluate import evaluate_slo
 from metrics.slo.queries import SLIError, check_threshold, event_queries, validate_queries
 from metrics.slo.spec import LatencySLI, RatioSLI, SLOSpec
+from metrics.storage.encoding import STALE_NAN
 from metrics.storage.writer import SeriesSamples, write_samples
 
 pytestmark = [
@@ -98,6 +99,38 @@ def test_an_sli_counting_good_events_gives_the_same_ratios():
         ),
     )
     assert evaluate_slo(good, at_ms=NOW).ratios["5m"] == pytest.approx(0.10)
+
+
+def test_a_restarted_target_keeps_the_exact_error_ratio():
+    # 1 in 1 600 of 10 requests/s fail all day (a burn of 0.625); 20 minutes ago the target went
+    # away (a stale marker ends both series) and came back a minute later with its counters at
+    # zero. Per-step counts exact in binary and with few digits, as every store keeps them.
+    down, back = NOW - 20 * 60_000, NOW - 19 * 60_000
+    times = list(range(START, NOW + 1, STEP))
+    series = []
+    for code, per_step in (("200", 149.90625), ("500", 0.09375)):
+        kept, values, count = [], [], 0.0
+        for t in times:
+            if down < t < back:
+                continue
+            if t == down:
+                kept.append(t + 1)
+                values.append(STALE_NAN)
+                count = 0.0
+                continue
+            count += per_step
+            kept.append(t)
+            values.append(count)
+        series.append(
+            SeriesSamples(
+                "http_requests_total", {"service": "checkout", "code": code}, kept, values
+            )
+        )
+    write_samples(series)
+    status = evaluate_slo(RATIO, at_ms=NOW)
+    for window in ("5m", "30m", "1h", "6h"):
+        assert status.ratios[window] == pytest.approx(1 / 1600, rel=1e-9), window
+    assert status.severity is None
 
 
 def test_plain_counter_selectors_are_wrapped_in_increase():

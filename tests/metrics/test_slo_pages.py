@@ -8,6 +8,12 @@ import pytest
 from coe_portal.accounts.services import api_token_create
 from metrics.slo.models import SLO, SLOAlertTransition
 
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
+
 
 @pytest.fixture
 def slo(org):

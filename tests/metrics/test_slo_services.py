@@ -9,6 +9,12 @@ from metrics.slo.models import SLO, SLOAlertTransition
 from metrics.slo.services import evaluate_all_slos, slo_evaluate
 from metrics.storage.writer import SeriesSamples, write_samples
 
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
+
 STEP = 15_000
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)

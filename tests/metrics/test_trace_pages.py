@@ -16,6 +16,12 @@ from metrics.traces.page_forms import format_duration, parse_duration, parse_tag
 from metrics.views.service_pages import layered_layout, service_red_data
 from tests.metrics.helpers import stored_resource
 
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
+
 START = 1_764_000_000_000_000_000  # 2025-11-24 16:00:00 UTC, in ns
 MS = 1_000_000
 WINDOW = {"range": "custom", "start": "2025-11-24T15:00", "end": "2025-11-24T17:00"}

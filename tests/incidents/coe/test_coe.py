@@ -30,6 +30,12 @@ from metrics.alarms.models import Alarm
 from metrics.storage.writer import SeriesSamples, write_samples
 from tests.incidents.coe_support import NOW, WHYS, resolved_incident, save, written_coe
 
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
+
 
 def test_starting_a_coe_imports_the_incident(org):
     incident = resolved_incident(org)

@@ -7,7 +7,11 @@ import pytest
 from incidents.coe.impact import incident_impact
 from tests.incidents.incident.test_charts import at, availability_slo, load_requests, make_incident
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
 
 
 def test_failed_requests_and_budget_come_from_the_linked_slo(org):

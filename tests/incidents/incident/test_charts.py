@@ -17,7 +17,11 @@ from metrics.slo.models import SLO
 from metrics.storage.writer import SeriesSamples, write_samples
 from tests.conftest import Org
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

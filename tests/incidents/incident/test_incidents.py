@@ -16,6 +16,12 @@ from metrics.alarms.models import Alarm
 from metrics.alarms.services import alarm_evaluate
 from metrics.storage.writer import SeriesSamples, write_samples
 
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.backend_suite,
+    pytest.mark.usefixtures("metrics_backend"),
+]
+
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 
