@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cramjam
 import numpy as np
@@ -21,16 +21,12 @@ from django.conf import settings
 from metrics.backends.client import Client, describe_failure
 from metrics.backends.errors import BackendRejectedWrite, BackendUnavailable
 from metrics.backends.results import instant_value, range_value, raw_series
+from metrics.backends.source import Loaded, RemoteSource
 from metrics.promql.errors import ExecutionError
-from metrics.promql.values import FloatArray, IntArray
+from metrics.promql.values import IntArray, Value
 from metrics.storage.encoding import STALE_NAN
 from metrics.storage.matchers import Matcher
 
-if TYPE_CHECKING:
-    from metrics.backends.source import RemoteSource
-    from metrics.promql.engine import QueryResult
-
-Loaded = list[tuple[dict[str, str], IntArray, FloatArray]]
 USER_AGENT = "coe-portal"
 WRITE_HEADERS = {
     "Content-Encoding": "snappy",
@@ -93,17 +89,15 @@ class PrometheusBackend:
         # query's steps onto its cache grid; other stores ignore it.
         return [("timeout", f"{self.query_timeout:g}s"), ("nocache", "1")]
 
-    def instant(self, query: str, at_ms: int) -> QueryResult:
-        from metrics.promql.engine import QueryResult
-
+    def instant(self, query: str, at_ms: int) -> tuple[Value, IntArray]:
+        """The backend's answer at `at_ms` and the steps it is for (one)."""
         data = self._api(
             "query", [("query", query), ("time", seconds(at_ms)), *self._query_fields()]
         )
-        return QueryResult(instant_value(data), np.array([at_ms], dtype=np.int64))
+        return instant_value(data), np.array([at_ms], dtype=np.int64)
 
-    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
-        from metrics.promql.engine import QueryResult
-
+    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> tuple[Value, IntArray]:
+        """The backend's answer, one value per step, and the steps."""
         fields = [
             ("query", query),
             ("start", seconds(start_ms)),
@@ -112,7 +106,7 @@ class PrometheusBackend:
             *self._query_fields(),
         ]
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        return QueryResult(range_value(self._api("query_range", fields), steps, step_ms), steps)
+        return range_value(self._api("query_range", fields), steps, step_ms), steps
 
     def raw(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> Loaded:
         """Every stored sample of the matching series in [start_ms, end_ms], in time order."""
@@ -150,8 +144,6 @@ class PrometheusBackend:
         return loaded
 
     def source(self) -> RemoteSource:
-        from metrics.backends.source import RemoteSource
-
         return RemoteSource(self)
 
     # Series and labels -----------------------------------------------------------------------

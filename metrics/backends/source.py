@@ -6,19 +6,23 @@ the rest of the pass fails at once instead of waiting out a timeout per selector
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from metrics.backends.errors import BackendUnavailable
+from metrics.promql.values import FloatArray, IntArray
 from metrics.storage.matchers import Matcher
 
-if TYPE_CHECKING:
-    from metrics.backends.prometheus import Loaded, PrometheusBackend
+Loaded = list[tuple[dict[str, str], IntArray, FloatArray]]
+
+
+class RawReader(Protocol):
+    def raw(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> Loaded: ...
 
 
 class RemoteSource:
-    def __init__(self, backend: PrometheusBackend) -> None:
+    def __init__(self, backend: RawReader) -> None:
         self.backend = backend
         self._read: dict[tuple[Matcher, ...], tuple[int, int, Loaded]] = {}
         self._outage: BackendUnavailable | None = None

@@ -64,7 +64,7 @@ def instant_query(
 ) -> QueryResult:
     at = int(time.time() * 1000) if at_ms is None else at_ms
     if source is None and (backend := remote()) is not None:
-        return backend.instant(query, at)
+        return QueryResult(*backend.instant(query, at))
     steps = np.array([at], dtype=np.int64)
     return QueryResult(Evaluator(steps, source or StoreSource()).evaluate(parse(query)), steps)
 
@@ -82,7 +82,7 @@ def range_query(
             "Try decreasing the query resolution (?step=XX)"
         )
     if source is None and (backend := remote()) is not None:
-        return backend.range(query, start_ms, end_ms, step_ms)
+        return QueryResult(*backend.range(query, start_ms, end_ms, step_ms))
     steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
     expr = parse(query)
     value = Evaluator(steps, source or StoreSource()).evaluate(expr)
