@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from metrics.alarms.models import Alarm, AlarmTransition
 from metrics.alarms.services import alarm_evaluate, evaluate_all_alarms
 from metrics.storage.writer import SeriesSamples, write_samples
+from tests.support_backends import embedded_only
 
 pytestmark = [
     pytest.mark.django_db,
@@ -201,6 +202,10 @@ def test_the_admin_lists_slos_alarms_channels_and_deliveries(admin_client, alarm
         assert admin_client.get(f"/admin/metrics/{model}/").status_code == 200, model
 
 
+@embedded_only(
+    "the statement timeout bounds the embedded store's reads; a store's reads are bounded by "
+    "METRICS_QUERY_TIMEOUT_SECONDS (test_backend_client)"
+)
 @pytest.mark.django_db(transaction=True)
 def test_a_slow_query_is_cancelled_at_the_time_limit(settings):
     from django.db import OperationalError, connection
