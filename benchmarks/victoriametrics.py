@@ -86,6 +86,20 @@ class VictoriaMetrics:
             raise RuntimeError(f"{path} answered {document!r:.300}")
         return document["data"]
 
+    def settled_count(
+        self, selector: str, at_ms: int, range_ms: int, expected: int, *, wait_s: float = 30.0
+    ) -> tuple[int, float]:
+        """The count, asked again for up to `wait_s` while it is below `expected`: a backfill
+        into an earlier month can take VictoriaMetrics a moment to show after its flush.
+        Returns the count and how long it took to reach it."""
+        began = time.monotonic()
+        while True:
+            found = self.count(selector, at_ms, range_ms)
+            waited = time.monotonic() - began
+            if found >= expected or waited >= wait_s:
+                return found, waited
+            time.sleep(0.5)
+
     def count(self, selector: str, at_ms: int, range_ms: int) -> int:
         """Raw samples stored for the selector in (at - range, at], every series summed."""
         self.flush()
