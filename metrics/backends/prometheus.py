@@ -91,13 +91,22 @@ class PrometheusBackend:
 
     def instant(self, query: str, at_ms: int) -> tuple[Value, IntArray]:
         """The backend's answer at `at_ms` and the steps it is for (one)."""
-        data = self._api(
-            "query", [("query", query), ("time", seconds(at_ms)), *self._query_fields()]
-        )
+        data = self.instant_answer(query, at_ms)
         return instant_value(data), np.array([at_ms], dtype=np.int64)
 
     def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> tuple[Value, IntArray]:
         """The backend's answer, one value per step, and the steps."""
+        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        data = self.range_answer(query, start_ms, end_ms, step_ms)
+        return range_value(data, steps, step_ms), steps
+
+    def instant_answer(self, query: str, at_ms: int) -> Any:
+        """The `data` of the backend's `/api/v1/query`, as it answered it."""
+        fields = [("query", query), ("time", seconds(at_ms)), *self._query_fields()]
+        return self._api("query", fields)
+
+    def range_answer(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Any:
+        """The `data` of the backend's `/api/v1/query_range`, as it answered it."""
         fields = [
             ("query", query),
             ("start", seconds(start_ms)),
@@ -105,8 +114,7 @@ class PrometheusBackend:
             ("step", seconds(step_ms)),
             *self._query_fields(),
         ]
-        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        return range_value(self._api("query_range", fields), steps, step_ms), steps
+        return self._api("query_range", fields)
 
     def raw(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> Loaded:
         """Every stored sample of the matching series in [start_ms, end_ms], in time order."""

@@ -72,15 +72,7 @@ def instant_query(
 def range_query(
     query: str, start_ms: int, end_ms: int, step_ms: int, *, source: SampleSource | None = None
 ) -> QueryResult:
-    if step_ms <= 0:
-        raise ExecutionError("zero or negative query resolution step widths are not accepted")
-    if end_ms < start_ms:
-        raise ExecutionError("end timestamp must not be before start time")
-    if (end_ms - start_ms) // step_ms + 1 > MAX_POINTS:
-        raise ExecutionError(
-            "exceeded maximum resolution of 11,000 points per timeseries. "
-            "Try decreasing the query resolution (?step=XX)"
-        )
+    check_range(start_ms, end_ms, step_ms)
     if source is None and (backend := remote()) is not None:
         return QueryResult(*backend.range(query, start_ms, end_ms, step_ms))
     steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
@@ -92,6 +84,19 @@ def range_query(
             f"invalid expression type {kind!r} for range query, must be Scalar or instant Vector"
         )
     return QueryResult(value, steps)
+
+
+def check_range(start_ms: int, end_ms: int, step_ms: int) -> None:
+    """Prometheus's own limits on a range query, whichever engine answers it."""
+    if step_ms <= 0:
+        raise ExecutionError("zero or negative query resolution step widths are not accepted")
+    if end_ms < start_ms:
+        raise ExecutionError("end timestamp must not be before start time")
+    if (end_ms - start_ms) // step_ms + 1 > MAX_POINTS:
+        raise ExecutionError(
+            "exceeded maximum resolution of 11,000 points per timeseries. "
+            "Try decreasing the query resolution (?step=XX)"
+        )
 
 
 class Evaluator:
