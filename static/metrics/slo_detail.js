@@ -11,6 +11,8 @@
         const box = document.getElementById("slo-charts-error");
         box.textContent = data.error;
         box.hidden = false;
+        // No empty frames under the message: the charts have nothing to draw.
+        holder.querySelectorAll(".chart").forEach(function (chart) { chart.hidden = true; });
         return;
       }
       [["chart-sli", data.sli], ["chart-burn-down", data.burn_down], ["chart-burn-rates", data.burn_rates]]
