@@ -5,6 +5,7 @@ portal does with them (`errors.py`)."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ import orjson
 import urllib3
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from prometheus_client import Histogram
 from urllib3.util import Retry, Timeout
 
 from metrics.backends.errors import BackendQueryError, BackendUnavailable
@@ -21,6 +23,13 @@ from metrics.backends.errors import BackendQueryError, BackendUnavailable
 # never sent twice by the pool (a read timeout is an answer: the backend is too slow).
 _RETRY = Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
 _MAX_ERROR_TEXT = 1_000
+REQUESTS = Histogram(
+    "coe_portal_metrics_backend_request_seconds",
+    "Requests to the external metrics backend, by kind (query, write) and outcome (the HTTP "
+    "status class, timeout or unreachable).",
+    ["kind", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 # The errorType values of Prometheus's API, which clients such as Grafana know.
 PROMETHEUS_ERROR_TYPES = frozenset(
     {"bad_data", "execution", "timeout", "canceled", "internal", "unavailable", "not_found"}
@@ -102,6 +111,8 @@ class Client:
         """Send one request; a backend that cannot be reached or does not answer in time
         raises BackendUnavailable. Any HTTP answer is returned for the caller to judge."""
         sent = {**self.headers, **(headers or {})}
+        kind = "write" if body is not None else "query"
+        started = time.monotonic()
         try:
             if fields is not None:
                 answer = self.pool.request_encode_body(
@@ -114,9 +125,12 @@ class Client:
                     timeout=Timeout(connect=self.connect_timeout, read=timeout),
                 )  # fmt: skip
         except urllib3.exceptions.TimeoutError:
+            REQUESTS.labels(kind, "timeout").observe(time.monotonic() - started)
             raise BackendUnavailable(f"no answer from {_where(url)} within {timeout:g} s") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
+            REQUESTS.labels(kind, "unreachable").observe(time.monotonic() - started)
             raise BackendUnavailable(f"cannot reach {_where(url)}: {_reason(exc)}") from None
+        REQUESTS.labels(kind, f"{answer.status // 100}xx").observe(time.monotonic() - started)
         return Response(answer.status, answer.data, answer.headers)
 
     def api(

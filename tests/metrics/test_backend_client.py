@@ -215,3 +215,22 @@ def test_header_setting_syntax():
 
     with pytest.raises(ImproperlyConfigured, match="is not Name=value"):
         parse_headers("X-Scope-OrgID")
+
+
+def test_requests_to_the_backend_are_counted_by_outcome(api):
+    from prometheus_client import REGISTRY
+
+    def count(outcome: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "coe_portal_metrics_backend_request_seconds_count",
+            {"kind": "query", "outcome": outcome},
+        )
+        return value or 0.0
+
+    before_ok, before_bad = count("2xx"), count("5xx")
+    api.body = success({"resultType": "vector", "result": []})
+    instant_query("up", 1_700_000_000_000)
+    api.status = 503
+    with pytest.raises(BackendUnavailable):
+        instant_query("up", 1_700_000_000_000)
+    assert (count("2xx") - before_ok, count("5xx") - before_bad) == (1, 1)
