@@ -26,12 +26,28 @@ class VectorSelector(Expr):
     name: str
     matchers: tuple[Matcher, ...]
     offset_ms: int = 0
+    # The @ modifier: a fixed time, or the query's start() or end() ("start", "end").
+    at_ms: int | None = None
+    at_edge: str | None = None
 
 
 @dataclass(frozen=True)
 class MatrixSelector(Expr):
     selector: VectorSelector
     range_ms: int
+
+
+@dataclass(frozen=True)
+class Subquery(Expr):
+    """`expr[range:step]`: the instant vector evaluated every `step_ms` (0: the default
+    evaluation interval) over the range, as a range vector."""
+
+    expr: Expr
+    range_ms: int
+    step_ms: int = 0
+    offset_ms: int = 0
+    at_ms: int | None = None
+    at_edge: str | None = None
 
 
 @dataclass(frozen=True)

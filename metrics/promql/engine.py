@@ -26,6 +26,7 @@ from metrics.promql.ast import (
     NumberLiteral,
     Paren,
     StringLiteral,
+    Subquery,
     Unary,
     VectorSelector,
 )
@@ -50,6 +51,8 @@ from metrics.storage.encoding import is_stale
 from metrics.storage.matchers import EQUAL, NAME
 
 LOOKBACK_MS = 5 * 60 * 1000
+# A subquery without a step evaluates every minute: Prometheus's default evaluation interval.
+DEFAULT_SUBQUERY_STEP_MS = 60_000
 MAX_POINTS = 11_000
 
 
@@ -100,9 +103,17 @@ def check_range(start_ms: int, end_ms: int, step_ms: int) -> None:
 
 
 class Evaluator:
-    def __init__(self, steps: IntArray, source: SampleSource) -> None:
+    def __init__(
+        self,
+        steps: IntArray,
+        source: SampleSource,
+        query_range: tuple[int, int] | None = None,
+    ) -> None:
         self.steps = steps
         self.source = source
+        # What start() and end() mean: the query's own first and last step, also inside a
+        # subquery (which evaluates on steps of its own).
+        self.query_range = query_range or (int(steps[0]), int(steps[-1]))
 
     def evaluate(self, expr: Expr) -> Value:
         value = self.eval(expr)
@@ -121,6 +132,8 @@ class Evaluator:
             return self.vector_selector(expr)
         if isinstance(expr, MatrixSelector):
             return self.matrix_selector(expr)
+        if isinstance(expr, Subquery):
+            return self.subquery(expr)
         if isinstance(expr, Unary):
             return self.unary(expr)
         if isinstance(expr, Binary):
@@ -133,8 +146,19 @@ class Evaluator:
 
     # Selectors ---------------------------------------------------------------------------
 
+    def _at(self, node: VectorSelector | Subquery) -> int | None:
+        """The time an @ modifier fixes, if any."""
+        if node.at_edge is not None:
+            return self.query_range[0] if node.at_edge == "start" else self.query_range[1]
+        return node.at_ms
+
+    def _anchors(self, node: VectorSelector | Subquery) -> IntArray:
+        """The times each step evaluates the node at, before its offset."""
+        at = self._at(node)
+        return self.steps if at is None else np.full(len(self.steps), at, dtype=np.int64)
+
     def vector_selector(self, selector: VectorSelector) -> Vector:
-        times = self.steps - selector.offset_ms
+        times = self._anchors(selector) - selector.offset_ms
         loaded = self.source.select(selector.matchers, int(times[0]) - LOOKBACK_MS, int(times[-1]))
         out = Vector()
         for labels, timestamps, values in loaded:
@@ -154,8 +178,9 @@ class Evaluator:
 
     def matrix_selector(self, matrix: MatrixSelector) -> Matrix:
         selector = matrix.selector
-        end = int(self.steps[-1]) - selector.offset_ms
-        start = int(self.steps[0]) - selector.offset_ms - matrix.range_ms
+        anchors = self._anchors(selector)
+        end = int(anchors[-1]) - selector.offset_ms
+        start = int(anchors[0]) - selector.offset_ms - matrix.range_ms
         series = []
         for labels, timestamps, values in self.source.select(selector.matchers, start, end):
             stale = is_stale(values)
@@ -163,7 +188,30 @@ class Evaluator:
                 series.append(RawSeries(labels, timestamps[~stale], values[~stale]))
             else:
                 series.append(RawSeries(labels, timestamps, values))
-        return Matrix(series, matrix.range_ms, selector.offset_ms)
+        return Matrix(series, matrix.range_ms, selector.offset_ms, self._at(selector))
+
+    def subquery(self, node: Subquery) -> Matrix:
+        """The inner expression evaluated on a grid of its own (multiples of its step, from the
+        first one inside the earliest window to the last step), all those steps at once, then
+        windowed like a range selector's samples."""
+        at = self._at(node)
+        interval = node.step_ms or DEFAULT_SUBQUERY_STEP_MS
+        first = int(self.steps[0]) if at is None else at
+        last = int(self.steps[-1]) if at is None else at
+        earliest = first - node.offset_ms - node.range_ms
+        start = interval * int(earliest / interval)  # truncated toward zero, as Go divides
+        if start < earliest:
+            start += interval
+        inner_steps = np.arange(start, last - node.offset_ms + 1, interval, dtype=np.int64)
+        series: list[RawSeries] = []
+        if len(inner_steps):
+            inner = Evaluator(inner_steps, self.source, self.query_range).evaluate(node.expr)
+            assert isinstance(inner, Vector)
+            for one in inner.series:
+                keep = one.present & ~is_stale(one.values)
+                if keep.any():
+                    series.append(RawSeries(one.labels, inner_steps[keep], one.values[keep]))
+        return Matrix(series, node.range_ms, node.offset_ms, at)
 
     # Operators ---------------------------------------------------------------------------
 
@@ -218,7 +266,7 @@ class Evaluator:
                 quantile = q.values
             matrix = self.eval(expr.args[-1])
             assert isinstance(matrix, Matrix)
-            return apply_range_function(name, matrix, self.steps, quantile)
+            return apply_range_function(name, matrix, matrix.window_ends(self.steps), quantile)
         if name == "time":
             return Scalar(self.steps / 1000.0)
         if name == "vector":
@@ -245,7 +293,8 @@ class Evaluator:
         if name == "absent_over_time":
             matrix = self.eval(expr.args[0])
             assert isinstance(matrix, Matrix)
-            return _absent_result(expr.args[0], absent_over_time(matrix, self.steps))
+            ends = matrix.window_ends(self.steps)
+            return _absent_result(expr.args[0], absent_over_time(matrix, ends))
         return self.element_function(expr)
 
     def element_function(self, expr: Call) -> Vector:

@@ -49,6 +49,7 @@ def instant_data(result: QueryResult) -> dict[str, Any]:
     if isinstance(value, StringValue):
         return {"resultType": "string", "result": [format_time(at), value.value]}
     if isinstance(value, Matrix):
+        end = (at if value.at_ms is None else value.at_ms) - value.offset_ms
         return {
             "resultType": "matrix",
             "result": [
@@ -57,7 +58,7 @@ def instant_data(result: QueryResult) -> dict[str, Any]:
                     "values": [
                         [format_time(int(t)), format_value(float(v))]
                         for t, v in zip(series.timestamps, series.values, strict=True)
-                        if at - value.offset_ms - value.range_ms <= t <= at - value.offset_ms
+                        if end - value.range_ms <= t <= end
                     ],
                 }
                 for series in value.series

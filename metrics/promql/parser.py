@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import lru_cache
 
 from metrics.promql.ast import (
@@ -14,12 +14,13 @@ from metrics.promql.ast import (
     NumberLiteral,
     Paren,
     StringLiteral,
+    Subquery,
     Unary,
     VectorMatching,
     VectorSelector,
 )
 from metrics.promql.errors import ParseError
-from metrics.promql.lexer import Token, tokenize
+from metrics.promql.lexer import Token, parse_duration, tokenize
 from metrics.promql.signatures import (
     AGGREGATIONS,
     COMPARISONS,
@@ -169,14 +170,17 @@ class _Parser:
                 token = self.take()
                 if token.kind != "DURATION":
                     raise ParseError(f"expected a duration in [] at position {token.pos}")
-                if self.peek().text.startswith(":"):
-                    raise ParseError("subqueries are not supported")
+                range_ms = int(token.value)  # type: ignore[call-overload]
+                if self.peek().kind == "IDENT" and self.peek().text.startswith(":"):
+                    expr = Subquery(expr, range_ms, self.subquery_step())
+                    continue
                 self.expect_op("]")
                 if not isinstance(expr, VectorSelector):
                     raise ParseError(
-                        "ranges are only allowed on vector selectors (subqueries are not supported)"
+                        "ranges are only allowed on vector selectors; for a range of another "
+                        "expression, use a subquery (expr[range:step])"
                     )
-                expr = MatrixSelector(expr, int(token.value))  # type: ignore[call-overload]
+                expr = MatrixSelector(expr, range_ms)
             elif self.is_keyword("offset"):
                 self.take()
                 negative = False
@@ -189,9 +193,46 @@ class _Parser:
                 offset = -int(token.value) if negative else int(token.value)  # type: ignore[call-overload]
                 expr = _with_offset(expr, offset)
             elif self.is_op("@"):
-                raise ParseError("the @ modifier is not supported")
+                self.take()
+                expr = _with_at(expr, *self.at_time())
             else:
                 return expr
+
+    def subquery_step(self) -> int:
+        """After `[range`: `:step]` or `:]` (the lexer reads `:5m` as one name)."""
+        text = self.take().text[1:]
+        if not text and self.peek().kind == "DURATION":
+            text = self.take().text
+        self.expect_op("]")
+        if not text:
+            return 0
+        step = parse_duration(text)
+        if step == 0:
+            raise ParseError("zero subquery step is not allowed")
+        return step
+
+    def at_time(self) -> tuple[int | None, str | None]:
+        """After `@`: a Unix time in seconds, or start() / end()."""
+        token = self.peek()
+        if token.kind == "IDENT" and token.text in ("start", "end") and self.is_op("(", 1):
+            self.take()
+            self.expect_op("(")
+            self.expect_op(")")
+            return None, token.text
+        negative = False
+        if self.is_op("-") or self.is_op("+"):
+            negative = self.take().text == "-"
+            token = self.peek()
+        if token.kind != "NUMBER":
+            raise ParseError(
+                f"unexpected {token.text or 'end of query'!r} after @ at position {token.pos}: "
+                "expected a Unix time in seconds, start() or end()"
+            )
+        self.take()
+        seconds = -float(token.value) if negative else float(token.value)  # type: ignore[arg-type]
+        if seconds != seconds or abs(seconds) > 9_000_000_000_000:
+            raise ParseError(f"timestamp out of bounds for @ modifier: {token.text}")
+        return round(seconds * 1000), None
 
     def primary(self) -> Expr:
         token = self.peek()
@@ -303,15 +344,33 @@ class _Parser:
 
 
 def _with_offset(expr: Expr, offset: int) -> Expr:
-    if isinstance(expr, VectorSelector):
+    if isinstance(expr, VectorSelector | Subquery):
         if expr.offset_ms:
             raise ParseError("offset may not be set multiple times")
-        return VectorSelector(expr.name, expr.matchers, offset)
+        return replace(expr, offset_ms=offset)
     if isinstance(expr, MatrixSelector):
         inner = _with_offset(expr.selector, offset)
         assert isinstance(inner, VectorSelector)
         return MatrixSelector(inner, expr.range_ms)
-    raise ParseError("offset modifier must be preceded by a selector")
+    raise ParseError(
+        "offset modifier must be preceded by an instant vector selector or range vector "
+        "selector or a subquery"
+    )
+
+
+def _with_at(expr: Expr, at_ms: int | None, edge: str | None) -> Expr:
+    if isinstance(expr, VectorSelector | Subquery):
+        if expr.at_ms is not None or expr.at_edge is not None:
+            raise ParseError("@ <timestamp> may not be set multiple times")
+        return replace(expr, at_ms=at_ms, at_edge=edge)
+    if isinstance(expr, MatrixSelector):
+        inner = _with_at(expr.selector, at_ms, edge)
+        assert isinstance(inner, VectorSelector)
+        return MatrixSelector(inner, expr.range_ms)
+    raise ParseError(
+        "@ modifier must be preceded by an instant vector selector or range vector selector "
+        "or a subquery"
+    )
 
 
 def _check_regex(pattern: str) -> None:
@@ -332,6 +391,11 @@ def type_of(expr: Expr) -> str:
     if isinstance(expr, VectorSelector):
         return VECTOR
     if isinstance(expr, MatrixSelector):
+        return MATRIX
+    if isinstance(expr, Subquery):
+        inner = type_of(expr.expr)
+        if inner != VECTOR:
+            raise ParseError(f"subquery is only allowed on instant vector, got {_type_name(inner)}")
         return MATRIX
     if isinstance(expr, Paren):
         return type_of(expr.expr)

@@ -51,6 +51,12 @@ class Matrix:
     series: list[RawSeries]
     range_ms: int
     offset_ms: int
+    # The @ modifier: every step's window ends here (less the offset) instead of at the step.
+    at_ms: int | None = None
+
+    def window_ends(self, steps: IntArray) -> IntArray:
+        """The steps the windows are anchored at (before the offset)."""
+        return steps if self.at_ms is None else np.full(len(steps), self.at_ms, dtype=np.int64)
 
 
 Value = Vector | Scalar | StringValue | Matrix

@@ -278,3 +278,53 @@ def test_instant_queries_agree_with_prometheus(loaded, query):
         expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
         found = instant_data(instant_query(query, at))
         assert_same(f"{query} @ {at}", expected, found)
+
+
+# Subqueries, the @ modifier, start()/end() and negative offsets ----------------------------
+
+AT = (START + 90 * MINUTE) // 1000  # seconds, inside the data
+MODIFIER_QUERIES = [
+    "max_over_time(rate(http_requests_total[5m])[30m:1m])",
+    "avg_over_time(queue_depth[10m:])",
+    "min_over_time(queue_depth[7m:45s])",
+    "sum_over_time(sum by (service) (rate(http_requests_total[5m]))[20m:2m])",
+    "max_over_time(queue_depth[15m:30s] offset 10m)",
+    "rate(http_requests_total[5m:30s])",
+    "increase(sum(http_requests_total)[1h:1m])",
+    "avg_over_time(max_over_time(queue_depth[5m:1m])[20m:2m])",
+    "count_over_time(up[10m:1m])",
+    "last_over_time(queue_depth[5m:1m] offset -5m)",
+    "queue_depth offset -10m",
+    "rate(http_requests_total[5m] offset -15m)",
+    f"queue_depth @ {AT}",
+    f"rate(http_requests_total[5m] @ {AT})",
+    f"sum by (service) (rate(http_requests_total[5m] @ {AT} offset 10m))",
+    f"max_over_time(queue_depth[20m:1m] @ {AT})",
+    "queue_depth @ start()",
+    "rate(http_requests_total[10m] @ end())",
+    "queue_depth - queue_depth @ start()",
+    "max_over_time(rate(http_requests_total[5m])[10m:1m] @ end())",
+]
+
+
+@pytest.mark.parametrize("query", MODIFIER_QUERIES)
+def test_subqueries_and_modifiers_agree_with_prometheus(loaded, query):
+    start, end, step = START + 20 * MINUTE, END, 60_000
+    expected = prometheus_api(
+        loaded, "/api/v1/query_range",
+        {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
+    )  # fmt: skip
+    assert_same(query, expected, range_data(range_query(query, start, end, step)))
+    for at in (START + 62 * MINUTE + 7_000, END - 30_000):
+        expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
+        assert_same(f"{query} at {at}", expected, instant_data(instant_query(query, at)))
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["queue_depth[10m:1m]", "rate(http_requests_total[5m])[10m:]", f"queue_depth[5m] @ {AT}"],
+)
+def test_an_instant_subquery_answers_the_same_points(loaded, query):
+    at = START + 62 * MINUTE + 7_000
+    expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
+    assert_same(query, expected, instant_data(instant_query(query, at)))
