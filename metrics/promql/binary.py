@@ -14,6 +14,7 @@ from metrics.promql.values import (
     InstantSeries,
     Vector,
     label_key,
+    labels_text,
     without_name,
 )
 from metrics.storage.matchers import NAME
@@ -86,8 +87,9 @@ def _merge_by_signature(
             merged[key] = InstantSeries(series.labels, series.values.copy(), series.present.copy())
             continue
         if (existing.present & series.present).any():
+            group = labels_text(dict(key))
             raise ExecutionError(
-                f"found duplicate series for the match group {dict(key)} on the {side} hand-side "
+                f"found duplicate series for the match group {group} on the {side} hand-side "
                 "of the operation; many-to-many matching not allowed: matching labels must be "
                 "unique on one side"
             )

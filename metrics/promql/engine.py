@@ -30,10 +30,10 @@ from metrics.promql.ast import (
     Unary,
     VectorSelector,
 )
-from metrics.promql.errors import ExecutionError
+from metrics.promql.errors import BadDataError, ExecutionError, ParseError
 from metrics.promql.histograms import histogram_quantile
-from metrics.promql.parser import parse
-from metrics.promql.signatures import SET_OPERATORS
+from metrics.promql.parser import parse, type_of
+from metrics.promql.signatures import MATRIX, SET_OPERATORS, STRING
 from metrics.promql.source import SampleSource, StoreSource
 from metrics.promql.values import (
     InstantSeries,
@@ -80,23 +80,35 @@ def range_query(
         return QueryResult(*backend.range(query, start_ms, end_ms, step_ms))
     steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
     expr = parse(query)
+    check_range_expression(query)
     value = Evaluator(steps, source or StoreSource()).evaluate(expr)
-    if isinstance(value, StringValue | Matrix):
-        kind = "string" if isinstance(value, StringValue) else "range vector"
-        raise ExecutionError(
-            f"invalid expression type {kind!r} for range query, must be Scalar or instant Vector"
-        )
     return QueryResult(value, steps)
+
+
+def check_range_expression(query: str) -> None:
+    """A range query must be of a scalar or an instant vector (checked before it runs, as
+    Prometheus does). A query the portal cannot parse is left to the backend that runs it."""
+    try:
+        kind = type_of(parse(query))
+    except ParseError:
+        return
+    if kind in (MATRIX, STRING):
+        name = "string" if kind == STRING else "range vector"
+        raise BadDataError(
+            f'invalid expression type "{name}" for range query, must be Scalar or instant Vector'
+        )
 
 
 def check_range(start_ms: int, end_ms: int, step_ms: int) -> None:
     """Prometheus's own limits on a range query, whichever engine answers it."""
     if step_ms <= 0:
-        raise ExecutionError("zero or negative query resolution step widths are not accepted")
+        raise BadDataError(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer"
+        )
     if end_ms < start_ms:
-        raise ExecutionError("end timestamp must not be before start time")
-    if (end_ms - start_ms) // step_ms + 1 > MAX_POINTS:
-        raise ExecutionError(
+        raise BadDataError("end timestamp must not be before start time")
+    if (end_ms - start_ms) // step_ms > MAX_POINTS:  # as Prometheus counts: 11 001 steps pass
+        raise BadDataError(
             "exceeded maximum resolution of 11,000 points per timeseries. "
             "Try decreasing the query resolution (?step=XX)"
         )

@@ -13,3 +13,8 @@ class ParseError(PromQLError):
 
 class ExecutionError(PromQLError):
     error_type = "execution"
+
+
+class BadDataError(PromQLError):
+    """A query the API refuses before running it (Prometheus answers these 400 bad_data): a
+    range query of a range vector, too many points, a bad step."""

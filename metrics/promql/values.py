@@ -66,6 +66,16 @@ def without_name(labels: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in labels.items() if key != NAME}
 
 
+def labels_text(labels: dict[str, str]) -> str:
+    """A label set as PromQL prints it: `{code="500", job="api"}`."""
+    import json
+
+    inner = ", ".join(
+        f"{name}={json.dumps(value, ensure_ascii=False)}" for name, value in sorted(labels.items())
+    )
+    return "{" + inner + "}"
+
+
 def label_key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 

@@ -27,7 +27,7 @@ from metrics.backends import remote
 from metrics.backends.errors import BackendQueryError, BackendUnavailable
 from metrics.models import Series, SeriesLabel
 from metrics.promql.ast import VectorSelector
-from metrics.promql.engine import check_range, instant_query, range_query
+from metrics.promql.engine import check_range, check_range_expression, instant_query, range_query
 from metrics.promql.errors import ExecutionError, ParseError, PromQLError
 from metrics.promql.format import instant_data, range_data
 from metrics.promql.lexer import parse_duration
@@ -135,6 +135,21 @@ def parse_step(raw: str | None) -> int:
     return round(seconds * 1000)
 
 
+def _param(params: Any, name: str, parse: Any, *args: Any) -> int:
+    """A parameter parsed, its error worded as Prometheus's: `invalid parameter "start": …`."""
+    try:
+        return int(parse(params.get(name), *args))
+    except BadRequest as exc:
+        raise BadRequest(f'invalid parameter "{name}": {exc}') from None
+
+
+def check_timeout(params: Any) -> None:
+    """`timeout` must be a duration, as Prometheus checks it (the portal's own limits apply)."""
+    raw = params.get("timeout")
+    if raw:
+        _param(params, "timeout", parse_step)
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -146,7 +161,8 @@ def query(request: HttpRequest) -> HttpResponse:
     text = params.get("query")
     if not text:
         raise BadRequest("missing query parameter")
-    at = parse_time(params.get("time"), _now_ms())
+    at = _param(params, "time", parse_time, _now_ms())
+    check_timeout(params)
     if (backend := remote()) is not None:
         # The store's own answer, as Grafana would get it from the store: no conversion there
         # and back (a week of points took several times the store's own time to convert).
@@ -161,13 +177,15 @@ def query_range_view(request: HttpRequest) -> HttpResponse:
     text = params.get("query")
     if not text:
         raise BadRequest("missing query parameter")
-    start = parse_time(params.get("start"))
-    end = parse_time(params.get("end"))
-    step = parse_step(params.get("step"))
+    start = _param(params, "start", parse_time)
+    end = _param(params, "end", parse_time)
     if end < start:
-        raise BadRequest("end timestamp must not be before start time")
+        raise BadRequest('invalid parameter "end": end timestamp must not be before start time')
+    step = _param(params, "step", parse_step)
+    check_timeout(params)
     if (backend := remote()) is not None:
         check_range(start, end, step)
+        check_range_expression(text)
         return success(backend.range_answer(text, start, end, step))
     return success(range_data(range_query(text, start, end, step)))
 

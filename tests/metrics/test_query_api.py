@@ -123,29 +123,53 @@ def test_a_syntax_error_is_400_bad_data(client, data):
     }
 
 
-@embedded_only("the external stores run subqueries and holt_winters")
-def test_unsupported_syntax_is_named(client, data):
-    response = get(client, data, "/api/v1/query", query="rate(x[5m:1m])")
-    assert response.json()["error"] == "subqueries are not supported"
-    response = get(client, data, "/api/v1/query", query="holt_winters(x[5m], 0.5, 0.5)")
-    assert response.json()["error"] == 'unknown function with name "holt_winters"'
+@embedded_only("MetricsQL has functions of its own")
+def test_an_unknown_function_is_named(client, data):
+    response = get(client, data, "/api/v1/query", query="no_such_function(x[5m])")
+    assert response.json()["error"] == 'unknown function with name "no_such_function"'
 
 
-def test_too_many_points_is_an_execution_error(client, data):
+def test_too_many_points_is_bad_data_as_prometheus_counts_them(client, data):
     response = get(
-        client, data, "/api/v1/query_range", query="up", start="0", end="100000", step="1"
+        client, data, "/api/v1/query_range", query="up", start="0", end="11001", step="1"
     )
-    assert response.status_code == 422
-    assert response.json()["errorType"] == "execution"
+    assert (response.status_code, response.json()["errorType"]) == (400, "bad_data")
     assert response.json()["error"].startswith("exceeded maximum resolution of 11,000 points")
+    # 11 001 points: (end - start) / step is 11 000, which Prometheus still answers.
+    response = get(
+        client, data, "/api/v1/query_range", query="vector(1)", start="0", end="11000", step="1"
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("query", ["up[5m]", '"text"'])
+def test_a_range_query_of_a_range_vector_or_string_is_bad_data(client, data, query):
+    response = get(client, data, "/api/v1/query_range", query=query, start="0", end="60", step="15")
+    assert (response.status_code, response.json()["errorType"]) == (400, "bad_data")
+    assert response.json()["error"].startswith('invalid expression type "')
 
 
 def test_bad_parameters_are_400(client, data):
     assert get(client, data, "/api/v1/query").json()["error"] == "missing query parameter"
     response = get(client, data, "/api/v1/query", query="up", time="yesterday")
-    assert response.json()["error"] == 'cannot parse "yesterday" to a valid timestamp'
+    assert response.json()["error"] == (
+        'invalid parameter "time": cannot parse "yesterday" to a valid timestamp'
+    )
     response = get(client, data, "/api/v1/query_range", query="up", start="1", end="2", step="0")
     assert response.status_code == 400
+    assert response.json()["error"] == (
+        'invalid parameter "step": zero or negative query resolution step widths are not '
+        "accepted. Try a positive integer"
+    )
+    response = get(client, data, "/api/v1/query", query="up", timeout="bogus")
+    assert (response.status_code, response.json()["errorType"]) == (400, "bad_data")
+    assert response.json()["error"] == (
+        'invalid parameter "timeout": cannot parse "bogus" to a valid duration'
+    )
+    response = get(client, data, "/api/v1/query_range", query="up", start="2", end="1", step="1")
+    assert response.json()["error"] == (
+        'invalid parameter "end": end timestamp must not be before start time'
+    )
 
 
 def test_post_works_like_get(client, data):
