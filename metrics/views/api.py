@@ -25,7 +25,7 @@ from coe_portal.db import (
 )
 from metrics.backends import remote
 from metrics.backends.errors import BackendQueryError, BackendUnavailable
-from metrics.models import Series, SeriesLabel
+from metrics.models import Chunk, Series, SeriesLabel
 from metrics.promql.ast import VectorSelector
 from metrics.promql.engine import check_range, check_range_expression, instant_query, range_query
 from metrics.promql.errors import ExecutionError, ParseError, PromQLError
@@ -212,13 +212,32 @@ def _passed_through(params: Any) -> list[tuple[str, str]]:
     ]
 
 
-def _series_ids(params: Any) -> set[int] | None:
-    selectors = _selectors(params)
-    if not selectors:
+def _window(params: Any) -> tuple[int, int] | None:
+    """The lookup's `start`/`end`, if either is given (missing ends are open)."""
+    if not params.get("start") and not params.get("end"):
         return None
-    ids: set[int] = set()
-    for selector in selectors:
-        ids.update(ref.id for ref in select_series(selector.matchers))
+    start = _param(params, "start", parse_time, -MAX_TIME_SECONDS * 1000)
+    end = _param(params, "end", parse_time, MAX_TIME_SECONDS * 1000)
+    return start, end
+
+
+def _series_ids(params: Any) -> set[int] | None:
+    """The series a lookup covers: those its match[] selectors select, with a sample between
+    `start` and `end` when they are given; None for every series."""
+    selectors = _selectors(params)
+    window = _window(params)
+    if not selectors and window is None:
+        return None
+    ids: set[int] | None = None
+    if selectors:
+        ids = set()
+        for selector in selectors:
+            ids.update(ref.id for ref in select_series(selector.matchers))
+    if window is not None:
+        chunks = Chunk.objects.filter(max_time__gte=window[0], min_time__lte=window[1])
+        if ids is not None:
+            chunks = chunks.filter(series_id__in=ids)
+        ids = set(chunks.values_list("series_id", flat=True).distinct())
     return ids
 
 
@@ -231,10 +250,12 @@ def series(request: HttpRequest) -> HttpResponse:
         raise BadRequest("no match[] parameter provided")
     if (backend := remote()) is not None:
         return success(backend.series(_passed_through(params)))
+    in_window = _series_ids(params) if _window(params) is not None else None
     found: dict[int, dict[str, str]] = {}
     for selector in selectors:
         for ref in select_series(selector.matchers):
-            found[ref.id] = ref.all_labels()
+            if in_window is None or ref.id in in_window:
+                found[ref.id] = ref.all_labels()
     return success(sorted(found.values(), key=lambda labels: sorted(labels.items())))
 
 

@@ -195,6 +195,16 @@ def test_series_labels_and_label_values(client, data):
     assert names == ["http_requests_total"]
 
 
+def test_lookups_leave_out_series_without_samples_in_the_window(client, data):
+    # Days before any sample (the stores' indexes may be per day, so not minutes before).
+    before = {"start": str(T0 / 1000 - 5 * 86_400), "end": str(T0 / 1000 - 4 * 86_400)}
+    found = get(client, data, "/api/v1/series", **{"match[]": "http_requests_total"}, **before)
+    assert found.json()["data"] == []
+    assert get(client, data, "/api/v1/label/code/values", **before).json()["data"] == []
+    names = get(client, data, "/api/v1/label/__name__/values", **before).json()["data"]
+    assert names == []
+
+
 def test_the_api_needs_a_read_token_or_a_session(client, data, org):
     assert client.get("/api/v1/query", {"query": "up"}).status_code == 401
     ingest = api_token_create(team=org.checkout, name="collector", scopes=["ingest"])
