@@ -100,12 +100,14 @@ class PrometheusBackend:
         data = self.range_answer(query, start_ms, end_ms, step_ms)
         return range_value(data, steps, step_ms), steps
 
-    def instant_answer(self, query: str, at_ms: int) -> Any:
+    def instant_answer(self, query: str, at_ms: int, *, stats: str = "") -> Any:
         """The `data` of the backend's `/api/v1/query`, as it answered it."""
         fields = [("query", query), ("time", seconds(at_ms)), *self._query_fields()]
-        return self._api("query", fields)
+        return self._api("query", fields + ([("stats", stats)] if stats else []))
 
-    def range_answer(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Any:
+    def range_answer(
+        self, query: str, start_ms: int, end_ms: int, step_ms: int, *, stats: str = ""
+    ) -> Any:
         """The `data` of the backend's `/api/v1/query_range`, as it answered it."""
         fields = [
             ("query", query),
@@ -114,7 +116,7 @@ class PrometheusBackend:
             ("step", seconds(step_ms)),
             *self._query_fields(),
         ]
-        return self._api("query_range", fields)
+        return self._api("query_range", fields + ([("stats", stats)] if stats else []))
 
     def raw(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> Loaded:
         """Every stored sample of the matching series in [start_ms, end_ms], in time order."""

@@ -32,6 +32,7 @@ from metrics.promql.errors import ExecutionError, ParseError, PromQLError
 from metrics.promql.format import instant_data, range_data
 from metrics.promql.lexer import parse_duration
 from metrics.promql.parser import parse
+from metrics.promql.stats import with_stats
 from metrics.storage.reader import select_series
 
 
@@ -166,7 +167,9 @@ def query(request: HttpRequest) -> HttpResponse:
     if (backend := remote()) is not None:
         # The store's own answer, as Grafana would get it from the store: no conversion there
         # and back (a week of points took several times the store's own time to convert).
-        return success(backend.instant_answer(text, at))
+        return success(backend.instant_answer(text, at, stats=params.get("stats", "")))
+    if params.get("stats"):
+        return success(with_stats(lambda src: instant_query(text, at, source=src), instant_data))
     return success(instant_data(instant_query(text, at)))
 
 
@@ -186,7 +189,11 @@ def query_range_view(request: HttpRequest) -> HttpResponse:
     if (backend := remote()) is not None:
         check_range(start, end, step)
         check_range_expression(text)
-        return success(backend.range_answer(text, start, end, step))
+        answer = backend.range_answer(text, start, end, step, stats=params.get("stats", ""))
+        return success(answer)
+    if params.get("stats"):
+        run = lambda src: range_query(text, start, end, step, source=src)  # noqa: E731
+        return success(with_stats(run, range_data))
     return success(range_data(range_query(text, start, end, step)))
 
 

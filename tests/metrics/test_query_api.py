@@ -239,3 +239,20 @@ def test_absurd_times_and_zero_steps_are_bad_data(client, data):
     assert get(client, data, "/api/v1/query", query="up", time="1e300").status_code == 400
     response = get(client, data, "/api/v1/query_range", query="up", start="1", end="2", step="0s")
     assert response.status_code == 400
+
+
+@embedded_only("the stats are the engine's own")
+def test_stats_all_adds_timings_and_the_samples_read(client, data):
+    at = str((T0 + 600_000) / 1000)
+    response = get(
+        client, data, "/api/v1/query", query="http_requests_total[1m]", time=at, stats="all"
+    )
+    stats = response.json()["data"]["stats"]
+    assert set(stats["timings"]) == {
+        "evalTotalTime", "resultSortTime", "queryPreparationTime", "innerEvalTime",
+        "execQueueTime", "execTotalTime",
+    }  # fmt: skip
+    # Two series, the samples of [t - 1m, t] (5 each) read; 10 points answered.
+    assert stats["samples"] == {"totalQueryableSamples": 10, "peakSamples": 20}
+    plain = get(client, data, "/api/v1/query", query="http_requests_total[1m]", time=at)
+    assert "stats" not in plain.json()["data"]
