@@ -26,12 +26,14 @@ from coe_portal.db import (
 from metrics.backends import remote
 from metrics.backends.errors import BackendQueryError, BackendUnavailable
 from metrics.models import Chunk, Series, SeriesLabel
+from metrics.prometheus_rules import firing_alerts, rule_groups
 from metrics.promql.ast import VectorSelector
 from metrics.promql.engine import check_range, check_range_expression, instant_query, range_query
 from metrics.promql.errors import ExecutionError, ParseError, PromQLError
 from metrics.promql.format import instant_data, range_data
 from metrics.promql.lexer import parse_duration
 from metrics.promql.parser import parse
+from metrics.promql.printer import format_expr
 from metrics.promql.stats import with_stats
 from metrics.storage.reader import select_series
 
@@ -333,3 +335,32 @@ def metadata(request: HttpRequest) -> HttpResponse:
 def query_exemplars(request: HttpRequest) -> HttpResponse:
     """Exemplars are not stored: always none."""
     return success([])
+
+
+@require_http_methods(["GET", "POST"])
+@query_api
+def format_query(request: HttpRequest) -> HttpResponse:
+    """The query in Prometheus's canonical form (a parse error is 400, as for a query)."""
+    text = _params(request).get("query")
+    if not text:
+        raise BadRequest("missing query parameter")
+    return success(format_expr(parse(text)))
+
+
+@require_http_methods(["GET"])
+@query_api
+def rules(request: HttpRequest) -> HttpResponse:
+    """The SLOs' burn-rate alerts and the alarms as Prometheus alerting-rule groups (there are
+    no recording rules: `type=record` answers none)."""
+    wanted = request.GET.get("type", "")
+    if wanted not in ("", "alert", "record"):
+        raise BadRequest(f'invalid parameter "type": unknown rule type "{wanted}"')
+    groups = [] if wanted == "record" else rule_groups()
+    return success({"groups": groups})
+
+
+@require_http_methods(["GET"])
+@query_api
+def alerts(request: HttpRequest) -> HttpResponse:
+    """What fires now: the SLO burn-rate alerts and alarms in ALARM, as Prometheus alerts."""
+    return success({"alerts": firing_alerts()})

@@ -353,7 +353,8 @@ READ_ONLY = {
     "accounts:team-list", "accounts:team-detail", "accounts:service-list",
     "accounts:service-detail",
     "metrics:explorer", "metrics:explorer-data", "metrics:api-label-values",
-    "metrics:api-buildinfo", "metrics:api-tsdb-status", "metrics:slo-list",
+    "metrics:api-buildinfo", "metrics:api-tsdb-status", "metrics:api-rules",
+    "metrics:api-alerts", "metrics:slo-list",
     "metrics:slo-detail", "metrics:slo-charts", "metrics:api-slo-detail", "metrics:alarm-list",
     "metrics:alarm-detail", "metrics:alarm-chart", "metrics:api-alarm-detail",
     "metrics:trace-api-search", "metrics:trace-api-detail", "metrics:trace-search",
@@ -389,6 +390,7 @@ EXEMPT = {
             "api-labels",
             "api-metadata",
             "api-query-exemplars",
+            "api-format-query",
         )
     },
     "incidents:notifications": "marks the user's own notifications read",
