@@ -86,6 +86,15 @@ QUERIES = (
         span_ms=HISTOGRAM_DAYS * DAY_MS,
         step_s=60,
     ),
+    # A subquery as dashboards use them: the peak 5-minute rate of every series in each hour,
+    # over a day at 1-minute steps (80 series; the inner rate on one grid of 1 500 steps).
+    Query(
+        "subquery_max_rate_1d",
+        "max_over_time(rate(x_requests_total[5m])[1h:1m])",
+        target_ms=250,
+        span_ms=DAY_MS,
+        step_s=60,
+    ),
 )
 # Every sample loaded, whatever its series: checks that both stores hold all of them.
 COUNT_ALL = 'sum(count_over_time({__name__=~"x_requests_total|x_duration_seconds_bucket"}[8d]))'
