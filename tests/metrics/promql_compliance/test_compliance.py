@@ -9,9 +9,7 @@ writes each failing case to FAILURES_FILE.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 import urllib.error
 import urllib.parse
@@ -25,7 +23,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from metrics.storage.writer import SeriesSamples, write_samples
-from tests.metrics.helpers import snappy, write_request
+from tests.metrics.helpers import history_prometheus, prometheus_write
 from tests.metrics.promql_compliance.answers import read_answer
 from tests.metrics.promql_compliance.comparer import (
     Answer,
@@ -35,7 +33,7 @@ from tests.metrics.promql_compliance.comparer import (
 )
 from tests.metrics.promql_compliance.demo_data import MINUTE, Restart, build_dataset
 from tests.metrics.promql_compliance.expansion import load_cases
-from tests.support import REPO_ROOT, free_port, running, skip_or_fail, wait_for_http
+from tests.support import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -75,28 +73,8 @@ def dataset() -> list[tuple[dict[str, str], list[tuple[int, float]]]]:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, dataset) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        skip_or_fail("the prometheus binary is not installed (apt-get install prometheus)")
-    directory = tmp_path_factory.mktemp("prometheus-compliance")
-    config = directory / "prometheus.yml"
-    config.write_text(json.dumps({"storage": {"tsdb": {"out_of_order_time_window": "1d"}}}))
-    port = free_port()
-    command = [
-        str(binary), f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver",
-    ]  # fmt: skip
-    with running(command, {"PATH": "/usr/bin:/bin"}, directory / "prometheus.log"):
-        base = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{base}/-/ready")
-        for first in range(0, len(dataset), 40):
-            request = urllib.request.Request(
-                f"{base}/api/v1/write",
-                data=snappy(write_request(dataset[first : first + 40])),
-                headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
-            )
-            with urllib.request.urlopen(request, timeout=60) as response:
-                assert response.status == 204
+    with history_prometheus(tmp_path_factory.mktemp("prometheus-compliance")) as base:
+        prometheus_write(base, dataset)
         yield base
 
 
