@@ -11,12 +11,13 @@ DATA_DIR ?= var
 
 export HOST PORT DATA_DIR
 
-.PHONY: run test lint typecheck pytest pytest-backends migrate demo bench soak fuzz clean help
+.PHONY: run test lint typecheck pytest pytest-backends compliance migrate demo bench soak fuzz clean help
 
 help:
 	@echo "make run    set up .venv, migrate, load demo data, start web + worker + beat"
 	@echo "make test   lint, type-check, the whole test suite, then the backend suite on VictoriaMetrics"
 	@echo "make fuzz   10 000 hostile payloads per endpoint against gunicorn on PostgreSQL"
+	@echo "make compliance  the PromQL compliance suite against Prometheus, failing cases listed"
 	@echo "make clean  remove .venv and local data ($(DATA_DIR)/)"
 
 $(VENV)/.runtime-installed: requirements.txt
@@ -68,6 +69,16 @@ pytest-backends: $(VENV)/.dev-installed
 	COE_PORTAL_TEST_METRICS_BACKEND=victoriametrics $(BIN)/pytest -m backend_suite $(PYTEST_ARGS)
 
 test: lint typecheck pytest pytest-backends
+
+# The official PromQL compliance suite (tests/metrics/promql_compliance) against Debian's
+# prometheus: prints `promql compliance: N/M`, then each failing case with its first difference.
+# PROMQL_COMPLIANCE_STRICT=1 asks for every case to pass.
+compliance: export PROMQL_COMPLIANCE_FAILURES ?= $(abspath $(DATA_DIR))/promql-compliance-failures
+compliance: $(VENV)/.dev-installed
+	rm -f "$$PROMQL_COMPLIANCE_FAILURES"
+	$(BIN)/pytest -q tests/metrics/promql_compliance $(PYTEST_ARGS); status=$$?; \
+	if [ -f "$$PROMQL_COMPLIANCE_FAILURES" ]; then echo; cat "$$PROMQL_COMPLIANCE_FAILURES"; fi; \
+	exit $$status
 
 # Intake throughput and bytes per sample against a throwaway PostgreSQL database (see benchmarks/).
 bench: $(VENV)/.dev-installed

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
 import time
 import urllib.parse
 import urllib.request
@@ -22,8 +21,7 @@ from metrics.promql.engine import instant_query, range_query
 from metrics.promql.format import instant_data, range_data
 from metrics.storage.encoding import STALE_NAN
 from metrics.storage.writer import SeriesSamples, write_samples
-from tests.metrics.helpers import snappy, write_request
-from tests.support import free_port, running, skip_or_fail, wait_for_http
+from tests.metrics.helpers import history_prometheus, prometheus_write
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -174,33 +172,14 @@ INSTANT_QUERIES = [
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        skip_or_fail("the prometheus binary is not installed (apt-get install prometheus)")
-    directory = tmp_path_factory.mktemp("prometheus-diff")
-    config = directory / "prometheus.yml"
-    config.write_text(json.dumps({"storage": {"tsdb": {"out_of_order_time_window": "1d"}}}))
-    port = free_port()
-    command = [
-        str(binary), f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver",
-    ]  # fmt: skip
-    with running(command, {"PATH": "/usr/bin:/bin"}, directory / "prometheus.log"):
-        base = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{base}/-/ready")
+    with history_prometheus(tmp_path_factory.mktemp("prometheus-diff")) as base:
         yield base
 
 
 @pytest.fixture
 def loaded(prometheus: str) -> str:
     dataset = build_dataset()
-    request = urllib.request.Request(
-        f"{prometheus}/api/v1/write",
-        data=snappy(write_request(dataset)),
-        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        assert response.status == 204
+    prometheus_write(prometheus, dataset)
     result = write_samples(
         SeriesSamples(
             labels["__name__"],
