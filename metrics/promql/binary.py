@@ -64,10 +64,14 @@ def scalar_vector(
             present = series.present & (result == 1.0)
             out.series.append(InstantSeries(series.labels, series.values, present))
         else:
-            out.series.append(
-                InstantSeries(without_name(series.labels), result, series.present.copy())
-            )
+            labels = without_name(series.labels) if _drops_name(op, return_bool) else series.labels
+            out.series.append(InstantSeries(labels, result, series.present.copy()))
     return check_unique_per_step(out)
+
+
+def _drops_name(op: str, return_bool: bool) -> bool:
+    """Arithmetic (but not atan2) and `bool` comparisons drop the metric name."""
+    return return_bool or op in ("+", "-", "*", "/", "%", "^")
 
 
 def _signature(labels: dict[str, str], matching: VectorMatching) -> tuple[tuple[str, str], ...]:
@@ -141,7 +145,7 @@ def vector_vector(
     op: str, lhs: Vector, rhs: Vector, matching: VectorMatching, return_bool: bool, steps: int
 ) -> Vector:
     filtering = op in COMPARISONS and not return_bool
-    drop_name = not filtering
+    drop_name = _drops_name(op, return_bool)
     # Where either side has nothing, nothing matches and nothing can fail (as Prometheus).
     active = present_anywhere(lhs, steps) & present_anywhere(rhs, steps)
     if not active.any():

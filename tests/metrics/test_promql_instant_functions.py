@@ -331,3 +331,10 @@ def test_arithmetic_edge_values():
     assert scalar("(-8) ^ (1/3)") != scalar("(-8) ^ (1/3)")  # NaN
     assert scalar("1 atan2 -1") == math.atan2(1, -1)
     assert values("vector(-0.0) atan2 vector(-1)") == {(): math.atan2(-0.0, -1)}
+
+
+def test_atan2_keeps_the_metric_name():
+    assert values('x{job="a"} atan2 2') == {(("__name__", "x"), ("job", "a")): math.atan2(0.5, 2)}
+    assert values('x{job="a"} atan2 ignoring(zone) x') == {
+        (("__name__", "x"), ("job", "a")): math.atan2(0.5, 0.5)
+    }
