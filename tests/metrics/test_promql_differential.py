@@ -351,6 +351,7 @@ INSTANT_FUNCTION_QUERIES = [
     "sum without (__name__) (latency_seconds_sum)",
     'count without (__name__, service) ({__name__=~"latency_seconds_.*"})',
     "no_such_metric / on(job) group_left http_requests_total",
+    "queue_depth > on() vector(100)",
     "http_requests_total / on() group_left no_such_metric",
     "http_requests_total * on(service) group_left no_such_metric",
     "queue_depth atan2 2",
@@ -455,3 +456,88 @@ def test_sorted_results_come_in_prometheus_order(loaded, query):
         found = instant_data(instant_query(query, at))
         order = [item["metric"] for item in expected["result"]]
         assert [item["metric"] for item in found["result"]] == order, query
+
+
+# Two series that differ only in their name, one taking over when the other stops: once a name
+# is dropped, a function over a range vector (or unary minus) refuses them over a range, while
+# an element function, operator or aggregation only refuses them at a step they share.
+HANDOVER = [
+    (
+        {"__name__": "handover_old", "job": "relay"},
+        [(t, 1.0) for t in range(START, START + 80 * MINUTE, 15_000)],
+    ),
+    (
+        {"__name__": "handover_new", "job": "relay"},
+        [(t, 2.0) for t in range(START + 90 * MINUTE, END, 15_000)],
+    ),
+]
+
+HANDOVER_QUERIES = [
+    'rate({__name__=~"handover_.*"}[5m])',
+    'count_over_time({__name__=~"handover_.*"}[30m])',
+    'abs({__name__=~"handover_.*"})',
+    '-{__name__=~"handover_.*"}',
+    '{__name__=~"handover_.*"} * 2',
+    'sum(count_over_time({__name__=~"handover_.*"}[5m]))',
+    'sum without (__name__) ({__name__=~"handover_.*"})',
+    'timestamp({__name__=~"handover_.*"})',
+    'label_replace({__name__=~"handover_.*"}, "__name__", "x", "", "")',
+]
+
+
+@pytest.fixture
+def handover(loaded: str) -> str:
+    request = urllib.request.Request(
+        f"{loaded}/api/v1/write",
+        data=snappy(write_request(HANDOVER)),
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 204
+    write_samples(
+        SeriesSamples(
+            labels["__name__"],
+            {"job": labels["job"]},
+            [t for t, _ in points],
+            [v for _, v in points],
+        )
+        for labels, points in HANDOVER
+    )
+    return loaded
+
+
+def prometheus_answer(base: str, path: str, params: dict[str, str]) -> tuple[bool, object]:
+    """(True, data) when Prometheus answers, (False, its error message) when it refuses."""
+    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return True, json.loads(response.read())["data"]
+    except urllib.error.HTTPError as error:
+        return False, json.loads(error.read())["error"]
+
+
+@pytest.mark.parametrize("query", HANDOVER_QUERIES)
+def test_same_labelset_rule_agrees_with_prometheus(handover, query):
+    start = START + 20 * MINUTE
+    answered, expected = prometheus_answer(
+        handover, "/api/v1/query_range",
+        {"query": query, "start": str(start / 1000), "end": str(END / 1000), "step": "60"},
+    )  # fmt: skip
+    if answered:
+        assert isinstance(expected, dict)
+        assert_same(query, expected, range_data(range_query(query, start, END, 60_000)))
+    else:
+        with pytest.raises(PromQLError) as raised:
+            range_query(query, start, END, 60_000)
+        assert str(raised.value) == expected, query
+    for at in (START + 60 * MINUTE, START + 85 * MINUTE, END - 30_000):
+        answered, expected = prometheus_answer(
+            handover, "/api/v1/query", {"query": query, "time": str(at / 1000)}
+        )
+        if answered:
+            assert isinstance(expected, dict)
+            assert_same(f"{query} @ {at}", expected, instant_data(instant_query(query, at)))
+        else:
+            with pytest.raises(PromQLError) as raised:
+                instant_query(query, at)
+            assert str(raised.value) == expected, query
