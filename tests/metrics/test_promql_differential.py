@@ -336,6 +336,8 @@ INSTANT_FUNCTION_QUERIES = [
     'count_values by (queue) ("value", queue_depth)',
     'count_values without (queue) ("queue_depth", queue_depth)',
     'count_values("code", http_requests_total > 1e9)',
+    'count_values("rate", round(rate(http_requests_total[5m]), 0.25))',
+    'count_values by (service) ("ratio", round(rate(latency_seconds_sum[5m]), 0.001))',
     "stddev(queue_depth / (queue_depth - 5))",
     "stdvar by (service) (rate(http_requests_total[5m]))",
     "quantile(0.5, queue_depth / (queue_depth - queue_depth + 0 * queue_depth))",

@@ -338,3 +338,16 @@ def test_atan2_keeps_the_metric_name():
     assert values('x{job="a"} atan2 ignoring(zone) x') == {
         (("__name__", "x"), ("job", "a")): math.atan2(0.5, 0.5)
     }
+
+
+def test_argument_counts_are_checked_as_prometheus_words_them():
+    with pytest.raises(ParseError, match='expected at most 2 argument\\(s\\) in call to "round"'):
+        values("round(x, 1, 2)")
+    with pytest.raises(ParseError, match='expected at most 1 argument\\(s\\) in call to "hour"'):
+        values("hour(x, x)")
+    with pytest.raises(ParseError, match='expected 5 argument\\(s\\) in call to "label_replace"'):
+        values('label_replace(x, "a", "b", "c")')
+    with pytest.raises(ParseError, match="expected type string in aggregation parameter"):
+        values("count_values(1, x)")
+    with pytest.raises(ParseError, match="expected type string"):
+        values('label_join(x, "a", ",", "b", 1)')
