@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics.promql.errors import ExecutionError
+from metrics.promql.functions import LABEL_NAME
 from metrics.promql.values import FloatArray, InstantSeries, Vector, label_key
 from metrics.promql.windows import quantile_of
 from metrics.storage.matchers import NAME
@@ -24,9 +26,16 @@ def aggregate(
     vector: Vector,
     grouping: tuple[str, ...],
     without: bool,
-    param: FloatArray | None,
+    param: FloatArray | str | None,
     step_count: int,
 ) -> Vector:
+    if op == "count_values":
+        assert isinstance(param, str)
+        return count_values(param, vector, grouping, without, step_count)
+    assert not isinstance(param, str)
+    if op in ("topk", "bottomk"):
+        assert param is not None
+        _check_k(param)
     groups: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[InstantSeries]]] = {}
     for series in vector.series:
         labels = group_labels(series.labels, grouping, without)
@@ -66,11 +75,77 @@ def aggregate(
                 assert param is not None
                 result = np.full(step_count, np.nan)
                 for step in np.flatnonzero(any_present):
-                    result[step] = quantile_of(float(param[step]), values[present[:, step], step])
+                    result[step] = quantile_nan_first(
+                        float(param[step]), values[present[:, step], step]
+                    )
             else:
                 raise AssertionError(op)
         out.series.append(InstantSeries(labels, result, any_present))
     return out
+
+
+MAX_INT64 = 2.0**63
+
+
+def _check_k(param: FloatArray) -> None:
+    for k in param:
+        if not -MAX_INT64 <= k <= MAX_INT64:  # NaN too
+            text = "NaN" if np.isnan(k) else ("+Inf" if k > 0 else "-Inf") if np.isinf(k) else k
+            raise ExecutionError(f"Scalar value {text} overflows int64")
+
+
+def quantile_nan_first(q: float, values: FloatArray) -> float:
+    """The quantile aggregation sorts NaN before every number (Prometheus's vectorByValueHeap),
+    so NaN inputs take the lowest ranks."""
+    nan = np.isnan(values)
+    ordered = np.concatenate((values[nan], np.sort(values[~nan])))
+    if not nan.any():
+        return quantile_of(q, values)
+    return _interpolate(q, ordered)
+
+
+def _interpolate(q: float, ordered: FloatArray) -> float:
+    if len(ordered) == 0 or np.isnan(q):
+        return float("nan")
+    if q < 0:
+        return float("-inf")
+    if q > 1:
+        return float("inf")
+    rank = q * (len(ordered) - 1)
+    lower = int(np.floor(rank))
+    upper = min(lower + 1, len(ordered) - 1)
+    weight = rank - lower
+    return float(ordered[lower] * (1 - weight) + ordered[upper] * weight)
+
+
+def count_values(
+    label: str, vector: Vector, grouping: tuple[str, ...], without: bool, step_count: int
+) -> Vector:
+    """count_values: per group, how many series have each value, the value (as Prometheus
+    writes it) in `label`; with `by` the label joins the grouping."""
+    from metrics.promql.format import format_value  # format imports the engine
+
+    if not LABEL_NAME.match(label):
+        raise ExecutionError(f"invalid label name {label!r}".replace("'", '"'))
+    keep = grouping if without else (*grouping, label)
+    counts: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], FloatArray]] = {}
+    for series in vector.series:
+        values = series.values[series.present]
+        nan = np.isnan(values)
+        distinct = list(np.unique(values[~nan]))
+        if nan.any():
+            distinct.append(np.nan)
+        for value in distinct:
+            if np.isnan(value):
+                at = series.present & np.isnan(series.values)
+            else:
+                at = series.present & (series.values == value)
+            labels = dict(series.labels)
+            labels[label] = format_value(float(value))
+            grouped = group_labels(labels, keep, without)
+            entry = counts.setdefault(label_key(grouped), (grouped, np.zeros(step_count)))
+            entry[1][at] += 1
+    return Vector([InstantSeries(labels, count, count > 0) for labels, count in counts.values()])
 
 
 def _nan_reduce(ufunc: np.ufunc, masked: FloatArray) -> FloatArray:

@@ -3,10 +3,13 @@ scalars and vectors, with on/ignoring and group_left/group_right matching."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from metrics.promql.ast import VectorMatching
 from metrics.promql.errors import ExecutionError
+from metrics.promql.functions import check_unique_per_step, present_anywhere
 from metrics.promql.signatures import COMPARISONS
 from metrics.promql.values import (
     BoolArray,
@@ -14,7 +17,6 @@ from metrics.promql.values import (
     InstantSeries,
     Vector,
     label_key,
-    labels_text,
     without_name,
 )
 from metrics.storage.matchers import NAME
@@ -62,10 +64,14 @@ def scalar_vector(
             present = series.present & (result == 1.0)
             out.series.append(InstantSeries(series.labels, series.values, present))
         else:
-            out.series.append(
-                InstantSeries(without_name(series.labels), result, series.present.copy())
-            )
-    return out
+            labels = without_name(series.labels) if _drops_name(op, return_bool) else series.labels
+            out.series.append(InstantSeries(labels, result, series.present.copy()))
+    return check_unique_per_step(out)
+
+
+def _drops_name(op: str, return_bool: bool) -> bool:
+    """Arithmetic (but not atan2) and `bool` comparisons drop the metric name."""
+    return return_bool or op in ("+", "-", "*", "/", "%", "^")
 
 
 def _signature(labels: dict[str, str], matching: VectorMatching) -> tuple[tuple[str, str], ...]:
@@ -75,27 +81,31 @@ def _signature(labels: dict[str, str], matching: VectorMatching) -> tuple[tuple[
     return tuple(sorted((k, v) for k, v in labels.items() if k not in ignored))
 
 
-def _merge_by_signature(
-    vector: Vector, matching: VectorMatching, side: str
-) -> dict[tuple[tuple[str, str], ...], InstantSeries]:
-    """One series per signature; several are merged when never present at the same step."""
-    merged: dict[tuple[tuple[str, str], ...], InstantSeries] = {}
+def _labels_text(labels: dict[str, str]) -> str:
+    """Labels as Prometheus writes them in messages: {a="1", b="2"}."""
+    pairs = (f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(labels.items()))
+    return "{" + ", ".join(pairs) + "}"
+
+
+def _group_by_signature(
+    vector: Vector, matching: VectorMatching, side: str, active: BoolArray
+) -> dict[tuple[tuple[str, str], ...], list[InstantSeries]]:
+    """The "one" side's series by signature. Several may share one only if they never have a
+    value at the same step where both sides have some (else the matching is many-to-many)."""
+    grouped: dict[tuple[tuple[str, str], ...], list[InstantSeries]] = {}
     for series in vector.series:
         key = _signature(series.labels, matching)
-        existing = merged.get(key)
-        if existing is None:
-            merged[key] = InstantSeries(series.labels, series.values.copy(), series.present.copy())
-            continue
-        if (existing.present & series.present).any():
-            group = labels_text(dict(key))
-            raise ExecutionError(
-                f"found duplicate series for the match group {group} on the {side} hand-side "
-                "of the operation; many-to-many matching not allowed: matching labels must be "
-                "unique on one side"
-            )
-        existing.values = np.where(series.present, series.values, existing.values)
-        existing.present = existing.present | series.present
-    return merged
+        members = grouped.setdefault(key, [])
+        for other in members:
+            if (other.present & series.present & active).any():
+                raise ExecutionError(
+                    f"found duplicate series for the match group {_labels_text(dict(key))} on "
+                    f"the {side} hand-side of the operation: [{_labels_text(series.labels)}, "
+                    f"{_labels_text(other.labels)}];many-to-many matching not allowed: "
+                    "matching labels must be unique on one side"
+                )
+        members.append(series)
+    return grouped
 
 
 def _presence_by_signature(
@@ -135,35 +145,48 @@ def vector_vector(
     op: str, lhs: Vector, rhs: Vector, matching: VectorMatching, return_bool: bool, steps: int
 ) -> Vector:
     filtering = op in COMPARISONS and not return_bool
-    drop_name = not filtering
+    drop_name = _drops_name(op, return_bool)
+    # Where either side has nothing, nothing matches and nothing can fail (as Prometheus).
+    active = present_anywhere(lhs, steps) & present_anywhere(rhs, steps)
+    if not active.any():
+        return Vector()
     if matching.card == "one-to-many":
         many, one, one_side = rhs, lhs, "left"
     else:
         many, one, one_side = lhs, rhs, "right"
-    ones = _merge_by_signature(one, matching, one_side)
-    if matching.card == "one-to-one":
-        many_merged = _merge_by_signature(many, matching, "left")
-        many_series = list(many_merged.values())
-    else:
-        many_series = many.series
+    ones = _group_by_signature(one, matching, one_side, active)
 
     out = Vector()
-    for series in many_series:
-        partner = ones.get(_signature(series.labels, matching))
-        if partner is None:
-            continue
-        if matching.card == "one-to-many":
-            left_values, right_values = partner.values, series.values
-        else:
-            left_values, right_values = series.values, partner.values
-        result = elementwise(op, left_values, right_values)
-        present = series.present & partner.present
-        if filtering:
-            present &= result == 1.0
-            result = left_values
-        labels = _result_labels(series.labels, partner.labels, matching, drop_name)
-        out.series.append(InstantSeries(labels, result, present))
-    return out
+    # Steps at which a match group (one-to-one), or a result's labels within a match group
+    # (many-to-one), already has a result: a second one there is an error.
+    taken: dict[tuple, BoolArray] = {}
+    for series in many.series:
+        signature = _signature(series.labels, matching)
+        for partner in ones.get(signature, ()):
+            present = series.present & partner.present
+            if not present.any():
+                continue
+            if matching.card == "one-to-many":
+                left_values, right_values = partner.values, series.values
+            else:
+                left_values, right_values = series.values, partner.values
+            result = elementwise(op, left_values, right_values)
+            if filtering:
+                present &= result == 1.0
+                result = left_values
+            labels = _result_labels(series.labels, partner.labels, matching, drop_name)
+            if matching.card == "one-to-one":
+                key: tuple = signature
+                message = "many-to-one matching must be explicit (group_left/group_right)"
+            else:
+                key = (signature, label_key(labels))
+                message = "grouping labels must ensure unique matches"
+            before = taken.get(key)
+            if before is not None and (before & present).any():
+                raise ExecutionError(f"multiple matches for labels: {message}")
+            taken[key] = present if before is None else before | present
+            out.series.append(InstantSeries(labels, result, present))
+    return check_unique_per_step(out)
 
 
 def _result_labels(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from metrics.backends import remote
-from metrics.promql import binary
+from metrics.promql import binary, functions
 from metrics.promql.aggregation import aggregate
 from metrics.promql.ast import (
     Aggregate,
@@ -36,6 +36,7 @@ from metrics.promql.parser import parse, type_of
 from metrics.promql.signatures import MATRIX, SET_OPERATORS, STRING
 from metrics.promql.source import SampleSource, StoreSource
 from metrics.promql.values import (
+    FloatArray,
     InstantSeries,
     IntArray,
     Matrix,
@@ -147,13 +148,13 @@ class Evaluator:
         if isinstance(expr, Subquery):
             return self.subquery(expr)
         if isinstance(expr, Unary):
-            return self.unary(expr)
+            return functions.check_unary_result(self.unary(expr))
         if isinstance(expr, Binary):
             return self.binary(expr)
         if isinstance(expr, Aggregate):
             return self.aggregate(expr)
         if isinstance(expr, Call):
-            return self.call(expr)
+            return functions.check_call_result(expr.function, self.call(expr))
         raise ExecutionError(f"cannot evaluate {type(expr).__name__}")
 
     # Selectors ---------------------------------------------------------------------------
@@ -258,11 +259,11 @@ class Evaluator:
     def aggregate(self, expr: Aggregate) -> Vector:
         vector = self.eval(expr.expr)
         assert isinstance(vector, Vector)
-        param = None
+        param: FloatArray | str | None = None
         if expr.param is not None:
             value = self.eval(expr.param)
-            assert isinstance(value, Scalar)
-            param = value.values
+            assert isinstance(value, Scalar | StringValue)
+            param = value.values if isinstance(value, Scalar) else value.value
         return aggregate(expr.op, vector, expr.grouping, expr.without, param, len(self.steps))
 
     # Functions ---------------------------------------------------------------------------
@@ -281,6 +282,10 @@ class Evaluator:
             return apply_range_function(name, matrix, matrix.window_ends(self.steps), quantile)
         if name == "time":
             return Scalar(self.steps / 1000.0)
+        if name == "pi":
+            return Scalar(np.full(steps, math.pi))
+        if name in functions.INSTANT_FUNCTIONS:
+            return self.instant_function(expr)
         if name == "vector":
             scalar = self.eval(expr.args[0])
             assert isinstance(scalar, Scalar)
@@ -308,6 +313,24 @@ class Evaluator:
             ends = matrix.window_ends(self.steps)
             return _absent_result(expr.args[0], absent_over_time(matrix, ends))
         return self.element_function(expr)
+
+    def instant_function(self, expr: Call) -> Vector:
+        """The functions of `metrics.promql.functions`, given their evaluated arguments."""
+        name = expr.function
+        if name == "timestamp":
+            arg = expr.args[0]
+            while isinstance(arg, Paren):
+                arg = arg.expr
+            if isinstance(arg, VectorSelector):  # the samples' own times, not the steps'
+                return functions.sample_timestamps(
+                    self.source, arg.matchers, arg.offset_ms, self.steps, LOOKBACK_MS
+                )
+        if name in functions.DATE_FUNCTIONS and not expr.args:
+            every_step = np.ones(len(self.steps), dtype=bool)
+            args: list[Value] = [Vector([InstantSeries({}, self.steps / 1000.0, every_step)])]
+        else:
+            args = [self.eval(arg) for arg in expr.args]
+        return functions.apply(name, args, self.steps)
 
     def element_function(self, expr: Call) -> Vector:
         vector = self.eval(expr.args[0])
@@ -342,12 +365,12 @@ class Evaluator:
                     inverse = 1 / scalars[0] if scalars else 1.0
                     result = np.floor(values * inverse + 0.5) / inverse
                 elif name == "clamp_min":
-                    result = np.where(np.isnan(scalars[0]), np.nan, np.fmax(values, scalars[0]))
+                    result = functions.go_max(scalars[0], values)
                 elif name == "clamp_max":
-                    result = np.where(np.isnan(scalars[0]), np.nan, np.fmin(values, scalars[0]))
+                    result = functions.go_min(scalars[0], values)
                 elif name == "clamp":
                     low, high = scalars
-                    result = np.fmax(low, np.fmin(high, values))
+                    result = functions.go_max(low, functions.go_min(high, values))
                     present = series.present & ~(low > high)
                     out.series.append(InstantSeries(without_name(series.labels), result, present))
                     continue

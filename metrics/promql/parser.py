@@ -408,12 +408,25 @@ def type_of(expr: Expr) -> str:
         return inner
     if isinstance(expr, Call):
         arg_types, optional, result = FUNCTIONS[expr.function]
-        if not len(arg_types) - optional <= len(expr.args) <= len(arg_types):
+        given = len(expr.args)
+        if optional == 0 and given != len(arg_types):
             raise ParseError(
-                f'expected {len(arg_types)} argument(s) in call to "{expr.function}", '
-                f"got {len(expr.args)}"
+                f'expected {len(arg_types)} argument(s) in call to "{expr.function}", got {given}'
             )
-        for index, (arg, wanted) in enumerate(zip(expr.args, arg_types, strict=False)):
+        if optional != 0 and given < len(arg_types) - 1:
+            raise ParseError(
+                f"expected at least {len(arg_types) - 1} argument(s) in call to "
+                f'"{expr.function}", got {given}'
+            )
+        if optional > 0 and given > len(arg_types) - 1 + optional:
+            raise ParseError(
+                f"expected at most {len(arg_types) - 1 + optional} argument(s) in call to "
+                f'"{expr.function}", got {given}'
+            )
+        wanted_types = list(arg_types)
+        if optional < 0 and given > len(arg_types):
+            wanted_types += [arg_types[-1]] * (given - len(arg_types))
+        for index, (arg, wanted) in enumerate(zip(expr.args, wanted_types, strict=False)):
             found = type_of(arg)
             if found != wanted:
                 raise ParseError(
@@ -424,8 +437,9 @@ def type_of(expr: Expr) -> str:
     if isinstance(expr, Aggregate):
         if type_of(expr.expr) != VECTOR:
             raise ParseError(f"expected type instant vector in aggregation expression {expr.op}")
-        if expr.param is not None and type_of(expr.param) != SCALAR:
-            raise ParseError(f"expected type scalar in aggregation parameter of {expr.op}")
+        wanted = STRING if expr.op == "count_values" else SCALAR
+        if expr.param is not None and type_of(expr.param) != wanted:
+            raise ParseError(f"expected type {wanted} in aggregation parameter of {expr.op}")
         return VECTOR
     if isinstance(expr, Binary):
         lhs, rhs = type_of(expr.lhs), type_of(expr.rhs)

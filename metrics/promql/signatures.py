@@ -36,11 +36,45 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], int, str]] = {
     "vector": ((SCALAR,), 0, VECTOR),
     "scalar": ((VECTOR,), 0, SCALAR),
     "time": ((), 0, SCALAR),
+    # Instant-vector functions of metrics.promql.functions. A -1 count of optional arguments
+    # means the last argument may repeat any number of times (Prometheus's Variadic: -1).
+    "timestamp": ((VECTOR,), 0, VECTOR),
+    "day_of_month": ((VECTOR,), 1, VECTOR),
+    "day_of_week": ((VECTOR,), 1, VECTOR),
+    "day_of_year": ((VECTOR,), 1, VECTOR),
+    "days_in_month": ((VECTOR,), 1, VECTOR),
+    "hour": ((VECTOR,), 1, VECTOR),
+    "minute": ((VECTOR,), 1, VECTOR),
+    "month": ((VECTOR,), 1, VECTOR),
+    "year": ((VECTOR,), 1, VECTOR),
+    "sgn": ((VECTOR,), 0, VECTOR),
+    "sin": ((VECTOR,), 0, VECTOR),
+    "cos": ((VECTOR,), 0, VECTOR),
+    "tan": ((VECTOR,), 0, VECTOR),
+    "asin": ((VECTOR,), 0, VECTOR),
+    "acos": ((VECTOR,), 0, VECTOR),
+    "atan": ((VECTOR,), 0, VECTOR),
+    "sinh": ((VECTOR,), 0, VECTOR),
+    "cosh": ((VECTOR,), 0, VECTOR),
+    "tanh": ((VECTOR,), 0, VECTOR),
+    "asinh": ((VECTOR,), 0, VECTOR),
+    "acosh": ((VECTOR,), 0, VECTOR),
+    "atanh": ((VECTOR,), 0, VECTOR),
+    "deg": ((VECTOR,), 0, VECTOR),
+    "rad": ((VECTOR,), 0, VECTOR),
+    "pi": ((), 0, SCALAR),
+    "label_replace": ((VECTOR, STRING, STRING, STRING, STRING), 0, VECTOR),
+    "label_join": ((VECTOR, STRING, STRING, STRING), -1, VECTOR),
+    "sort": ((VECTOR,), 0, VECTOR),
+    "sort_desc": ((VECTOR,), 0, VECTOR),
+    "histogram_count": ((VECTOR,), 0, VECTOR),
+    "histogram_sum": ((VECTOR,), 0, VECTOR),
+    "histogram_fraction": ((SCALAR, SCALAR, VECTOR), 0, VECTOR),
 }
 
 AGGREGATIONS = {"sum", "avg", "min", "max", "count", "topk", "bottomk", "quantile", "group",
-                "stddev", "stdvar"}  # fmt: skip
-PARAMETRIC_AGGREGATIONS = {"topk", "bottomk", "quantile"}
+                "stddev", "stdvar", "count_values"}  # fmt: skip
+PARAMETRIC_AGGREGATIONS = {"topk", "bottomk", "quantile", "count_values"}
 
 COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
 SET_OPERATORS = {"and", "or", "unless"}

@@ -11,6 +11,7 @@ import json
 import math
 import random
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -18,10 +19,11 @@ from collections.abc import Iterator
 import pytest
 
 from metrics.promql.engine import instant_query, range_query
+from metrics.promql.errors import PromQLError
 from metrics.promql.format import instant_data, range_data
 from metrics.storage.encoding import STALE_NAN
 from metrics.storage.writer import SeriesSamples, write_samples
-from tests.metrics.helpers import history_prometheus, prometheus_write
+from tests.metrics.helpers import history_prometheus, prometheus_write, snappy, write_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -307,3 +309,272 @@ def test_an_instant_subquery_answers_the_same_points(loaded, query):
     at = START + 62 * MINUTE + 7_000
     expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
     assert_same(query, expected, instant_data(instant_query(query, at)))
+
+
+# Instant-vector functions, count_values, the label-set rule and vector matching ---------
+
+INSTANT_FUNCTION_QUERIES = [
+    "timestamp(up)",
+    "timestamp(queue_depth offset 7m)",
+    "timestamp((http_requests_total))",
+    "timestamp(rate(http_requests_total[5m]))",
+    "timestamp(vector(1))",
+    "hour(timestamp(queue_depth))",
+    "minute(timestamp(queue_depth))",
+    "year()",
+    "month()",
+    "day_of_month()",
+    "day_of_week()",
+    "day_of_year()",
+    "days_in_month()",
+    "hour()",
+    "minute()",
+    "day_of_year(http_requests_total * 3600)",
+    "days_in_month(queue_depth * 2592000)",
+    "month(vector(time()) + queue_depth * 86400 * 30)",
+    "year(vector(-1e10))",
+    "day_of_week(vector(1e9 + 0.9))",
+    "sgn(delta(queue_depth[10m]))",
+    "sin(queue_depth)",
+    "cos(queue_depth)",
+    "tan(queue_depth)",
+    "asin(queue_depth / 12)",
+    "acos(queue_depth / 12 - 0.5)",
+    "atan(delta(queue_depth[10m]))",
+    "sinh(queue_depth / 3)",
+    "cosh(queue_depth / 3)",
+    "tanh(delta(queue_depth[10m]))",
+    "asinh(delta(queue_depth[10m]))",
+    "acosh(queue_depth)",
+    "atanh(queue_depth / 12)",
+    "deg(queue_depth)",
+    "rad(queue_depth)",
+    "pi()",
+    "sin(pi() / 6 * queue_depth)",
+    'label_replace(queue_depth, "kind", "q-$1", "queue", "(.*)s")',
+    'label_replace(queue_depth, "queue", "", "queue", "e.*")',
+    'label_replace(queue_depth, "queue", "$2", "queue", "(i)(.*)")',
+    'label_replace(up, "instance", "${1}:9100", "job", "(.+)")',
+    'label_replace(queue_depth, "x", "$1", "queue", "nomatch")',
+    'label_join(http_requests_total, "key", "/", "service", "code")',
+    'label_join(http_requests_total, "service", "-", "service", "missing", "__name__")',
+    "sort(queue_depth)",
+    "sort_desc(rate(http_requests_total[5m]))",
+    "histogram_count(latency_seconds_bucket)",
+    'count_values("value", queue_depth)',
+    'count_values by (queue) ("value", queue_depth)',
+    'count_values without (queue) ("queue_depth", queue_depth)',
+    'count_values("code", http_requests_total > 1e9)',
+    'count_values("rate", round(rate(http_requests_total[5m]), 0.25))',
+    'count_values by (service) ("ratio", round(rate(latency_seconds_sum[5m]), 0.001))',
+    "stddev(queue_depth / (queue_depth - 5))",
+    "stdvar by (service) (rate(http_requests_total[5m]))",
+    "quantile(0.5, queue_depth / (queue_depth - queue_depth + 0 * queue_depth))",
+    "quantile(0.3, (queue_depth - 4) / 0)",
+    "quantile(-1, queue_depth)",
+    "quantile(2, queue_depth)",
+    "group by (queue) (queue_depth)",
+    "avg((queue_depth - 6) / 0)",
+    "avg(queue_depth / 0)",
+    "avg(queue_depth * 1e308)",
+    "sum(queue_depth * 1e308)",
+    "stddev(queue_depth / 0)",
+    "stdvar(queue_depth * 1e200)",
+    "group(http_requests_total)",
+    "topk(1.9, queue_depth)",
+    "topk(0, queue_depth)",
+    "max((queue_depth - 6) / 0)",
+    "min((queue_depth - 6) / 0)",
+    "sum without (__name__) (latency_seconds_sum)",
+    'count without (__name__, service) ({__name__=~"latency_seconds_.*"})',
+    "no_such_metric / on(job) group_left http_requests_total",
+    "queue_depth > on() vector(100)",
+    "http_requests_total / on() group_left no_such_metric",
+    "http_requests_total * on(service) group_left no_such_metric",
+    "queue_depth atan2 2",
+    "delta(queue_depth[10m]) atan2 queue_depth",
+    "(queue_depth - 6) ^ 0.5",
+    "queue_depth ^ -1",
+    "queue_depth % -5",
+    "(queue_depth - 6) % 4",
+    "queue_depth % 0",
+    "queue_depth == bool 3",
+    "queue_depth != bool on(queue) queue_depth",
+    "queue_depth > on(queue) (queue_depth / 2)",
+    'http_requests_total{code="500"} > ignoring(code) http_requests_total{code="200"} / 10',
+    "http_requests_total / ignoring(code) group_left sum by (service) (http_requests_total)",
+    "http_requests_total > bool ignoring(code) group_left sum by (service) (http_requests_total)",
+    "sum by (service) (http_requests_total) / ignoring(code) group_right http_requests_total",
+    'latency_seconds_sum / on(service) group_left(le) latency_seconds_bucket{le="+Inf"}',
+    'http_requests_total * on(service) group_left(le) latency_seconds_bucket{le="1"}',
+    "sum by (service) (http_requests_total) + on(service) group_right http_requests_total",
+    "clamp_max((queue_depth - 6) / 0, 3)",
+    "clamp_min((queue_depth - 6) / 0, 3)",
+    "clamp((queue_depth - 6) / 0, 1, 3)",
+    "clamp(queue_depth, 5, 2)",
+    "clamp_max(queue_depth, NaN)",
+    "round((queue_depth - 6) / 0)",
+    "round(queue_depth / 4)",
+    "round(-queue_depth / 4, 2)",
+]
+
+# Ties between series: an instant query's input keeps its order, so Prometheus breaks ties the
+# same way each time; in a range query that order comes from a Go map (random).
+TIED_QUERIES = [
+    "topk(2, queue_depth % 2)",
+    "bottomk(2, queue_depth % 2)",
+    "topk(1, queue_depth / 0)",
+    "topk(2, (queue_depth - 6) / 0)",
+    "bottomk(2, (queue_depth - 6) / 0)",
+]
+
+# Queries both must refuse, with the same message.
+FAILING_QUERIES = [
+    'sum(count_over_time({__name__=~"latency_seconds_(sum|count)"}[5m]))',
+    'abs({__name__=~"latency_seconds_(sum|count)"})',
+    '-{__name__=~"latency_seconds_(sum|count)"}',
+    '{__name__=~"latency_seconds_(sum|count)"} * 2',
+    'label_replace(queue_depth, "queue", "x", "queue", ".*")',
+    'label_replace(queue_depth, "a-b", "x", "queue", ".*")',
+    'label_replace(queue_depth, "a", "x", "queue", "(")',
+    'label_join(queue_depth, "a", ",", "b-c")',
+    'label_join(queue_depth, "1a", ",", "queue")',
+    'count_values("a-b", queue_depth)',
+    "topk(NaN, queue_depth)",
+    "http_requests_total + on(service) http_requests_total",
+    "queue_depth + on() group_left queue_depth",
+    "http_requests_total / on(service) group_left latency_seconds_bucket",
+    'label_join(http_requests_total, "service", "-", "code", "missing", "__name__")',
+]
+
+
+def prometheus_error(base: str, path: str, params: dict[str, str]) -> str:
+    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            raise AssertionError(f"{params['query']}: Prometheus answered {response.read()!r}")
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read())["error"]
+
+
+@pytest.mark.parametrize("query", INSTANT_FUNCTION_QUERIES)
+def test_instant_function_range_queries_agree_with_prometheus(loaded, query):
+    test_range_queries_agree_with_prometheus(loaded, query)
+
+
+@pytest.mark.parametrize("query", INSTANT_FUNCTION_QUERIES + TIED_QUERIES)
+def test_instant_function_instant_queries_agree_with_prometheus(loaded, query):
+    test_instant_queries_agree_with_prometheus(loaded, query)
+
+
+@pytest.mark.parametrize("query", FAILING_QUERIES)
+def test_both_refuse_the_same_queries(loaded, query):
+    at = END - 30_000
+    expected = prometheus_error(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
+    with pytest.raises(PromQLError) as raised:
+        instant_query(query, at)
+    assert str(raised.value) == expected, query
+    start = START + 20 * MINUTE
+    expected = prometheus_error(
+        loaded, "/api/v1/query_range",
+        {"query": query, "start": str(start / 1000), "end": str(END / 1000), "step": "60"},
+    )  # fmt: skip
+    with pytest.raises(PromQLError) as raised:
+        range_query(query, start, END, 60_000)
+    assert str(raised.value) == expected, query
+
+
+@pytest.mark.parametrize(
+    "query", ["sort(queue_depth)", "sort_desc(queue_depth)", "sort(-rate(http_requests_total[5m]))"]
+)
+def test_sorted_results_come_in_prometheus_order(loaded, query):
+    for at in (START + 62 * MINUTE + 7_000, END - 30_000):
+        expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
+        found = instant_data(instant_query(query, at))
+        order = [item["metric"] for item in expected["result"]]
+        assert [item["metric"] for item in found["result"]] == order, query
+
+
+# Two series that differ only in their name, one taking over when the other stops: once a name
+# is dropped, a function over a range vector (or unary minus) refuses them over a range, while
+# an element function, operator or aggregation only refuses them at a step they share.
+HANDOVER = [
+    (
+        {"__name__": "handover_old", "job": "relay"},
+        [(t, 1.0) for t in range(START, START + 80 * MINUTE, 15_000)],
+    ),
+    (
+        {"__name__": "handover_new", "job": "relay"},
+        [(t, 2.0) for t in range(START + 90 * MINUTE, END, 15_000)],
+    ),
+]
+
+HANDOVER_QUERIES = [
+    'rate({__name__=~"handover_.*"}[5m])',
+    'count_over_time({__name__=~"handover_.*"}[30m])',
+    'abs({__name__=~"handover_.*"})',
+    '-{__name__=~"handover_.*"}',
+    '{__name__=~"handover_.*"} * 2',
+    'sum(count_over_time({__name__=~"handover_.*"}[5m]))',
+    'sum without (__name__) ({__name__=~"handover_.*"})',
+    'timestamp({__name__=~"handover_.*"})',
+    'label_replace({__name__=~"handover_.*"}, "__name__", "x", "", "")',
+]
+
+
+@pytest.fixture
+def handover(loaded: str) -> str:
+    request = urllib.request.Request(
+        f"{loaded}/api/v1/write",
+        data=snappy(write_request(HANDOVER)),
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 204
+    write_samples(
+        SeriesSamples(
+            labels["__name__"],
+            {"job": labels["job"]},
+            [t for t, _ in points],
+            [v for _, v in points],
+        )
+        for labels, points in HANDOVER
+    )
+    return loaded
+
+
+def prometheus_answer(base: str, path: str, params: dict[str, str]) -> tuple[bool, object]:
+    """(True, data) when Prometheus answers, (False, its error message) when it refuses."""
+    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return True, json.loads(response.read())["data"]
+    except urllib.error.HTTPError as error:
+        return False, json.loads(error.read())["error"]
+
+
+@pytest.mark.parametrize("query", HANDOVER_QUERIES)
+def test_same_labelset_rule_agrees_with_prometheus(handover, query):
+    start = START + 20 * MINUTE
+    answered, expected = prometheus_answer(
+        handover, "/api/v1/query_range",
+        {"query": query, "start": str(start / 1000), "end": str(END / 1000), "step": "60"},
+    )  # fmt: skip
+    if answered:
+        assert isinstance(expected, dict)
+        assert_same(query, expected, range_data(range_query(query, start, END, 60_000)))
+    else:
+        with pytest.raises(PromQLError) as raised:
+            range_query(query, start, END, 60_000)
+        assert str(raised.value) == expected, query
+    for at in (START + 60 * MINUTE, START + 85 * MINUTE, END - 30_000):
+        answered, expected = prometheus_answer(
+            handover, "/api/v1/query", {"query": query, "time": str(at / 1000)}
+        )
+        if answered:
+            assert isinstance(expected, dict)
+            assert_same(f"{query} @ {at}", expected, instant_data(instant_query(query, at)))
+        else:
+            with pytest.raises(PromQLError) as raised:
+                instant_query(query, at)
+            assert str(raised.value) == expected, query
