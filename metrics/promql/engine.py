@@ -323,7 +323,7 @@ class Evaluator:
                 arg = arg.expr
             if isinstance(arg, VectorSelector):  # the samples' own times, not the steps'
                 return functions.sample_timestamps(
-                    self.source, arg.matchers, arg.offset_ms, self.steps, LOOKBACK_MS
+                    self.source, arg.matchers, arg.offset_ms, self._anchors(arg), LOOKBACK_MS
                 )
         if name in functions.DATE_FUNCTIONS and not expr.args:
             every_step = np.ones(len(self.steps), dtype=bool)

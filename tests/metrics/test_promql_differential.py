@@ -578,3 +578,15 @@ def test_same_labelset_rule_agrees_with_prometheus(handover, query):
             with pytest.raises(PromQLError) as raised:
                 instant_query(query, at)
             assert str(raised.value) == expected, query
+
+
+@pytest.mark.parametrize(
+    "query", [f"timestamp(queue_depth @ {AT})", "timestamp(queue_depth @ start() offset 5m)"]
+)
+def test_timestamp_follows_the_at_modifier(loaded, query):
+    start, end = START + 20 * MINUTE, END
+    expected = prometheus_api(
+        loaded, "/api/v1/query_range",
+        {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
+    )  # fmt: skip
+    assert_same(query, expected, range_data(range_query(query, start, end, 60_000)))
