@@ -47,15 +47,16 @@ class Window:
 
 @dataclass
 class Edges:
-    """First and last sample of each step's window, the sample count, and (for counters) what
-    resets lost between them. Arrays of one row per step, or stacked for many series."""
+    """First and last sample of each step's window, the sample count, and the change between
+    them (for counters, with what resets lost added back). Arrays of one row per step, or
+    stacked for many series."""
 
     first_t: FloatArray
     last_t: FloatArray
     first_v: FloatArray
     last_v: FloatArray
     count: FloatArray
-    lost: FloatArray | float
+    change: FloatArray
 
 
 def window_edges(
@@ -65,16 +66,21 @@ def window_edges(
     ts, values = window.series.timestamps, window.series.values
     first = np.minimum(window.lo, len(ts) - 1)
     last = np.maximum(window.hi - 1, 0)
-    lost: FloatArray | float = 0.0
+    with np.errstate(all="ignore"):
+        change = values[last] - values[first]
     if counter:
         # A reset at j (a drop below the previous sample) lost the value before it; only
-        # resets after the window's first sample and up to its last one count.
+        # resets after the window's first sample and up to its last one count. They are added
+        # one by one, oldest first, as Prometheus does (a cumulative sum rounds differently).
         resets = np.flatnonzero(values[1:] < values[:-1]) + 1
         if len(resets):
-            lost_before = np.concatenate(([0.0], np.cumsum(values[resets - 1])))
             after_first = np.searchsorted(resets, first, side="right")
-            up_to_last = np.searchsorted(resets, last, side="right")
-            lost = lost_before[up_to_last] - lost_before[after_first]
+            in_window = np.searchsorted(resets, last, side="right") - after_first
+            lost = values[resets - 1]
+            for k in range(int(in_window.max(initial=0))):
+                index = np.minimum(after_first + k, len(resets) - 1)
+                with np.errstate(all="ignore"):
+                    change = np.where(k < in_window, change + lost[index], change)
     if into is None:
         return Edges(
             ts[first].astype(np.float64),
@@ -82,16 +88,22 @@ def window_edges(
             values[first],
             values[last],
             window.count.astype(np.float64),
-            lost,
+            change,
         )
     into.first_t[row] = ts[first]
     into.last_t[row] = ts[last]
     into.first_v[row] = values[first]
     into.last_v[row] = values[last]
     into.count[row] = window.count
-    assert isinstance(into.lost, np.ndarray)
-    into.lost[row] = lost
+    into.change[row] = change
     return into
+
+
+def duration_seconds(duration_ms: int) -> float:
+    """A duration in seconds as Go's time.Duration.Seconds() rounds it: whole seconds plus the
+    fraction, each converted on its own."""
+    whole, fraction_ms = divmod(duration_ms, 1000)
+    return float(whole) + float(fraction_ms * 1_000_000) / 1e9
 
 
 def extrapolate(
@@ -103,11 +115,11 @@ def extrapolate(
     counter: bool,
     rate: bool,
 ) -> FloatArray:
-    """Prometheus's extrapolatedRate (delta, increase, rate) on edges of any shape."""
+    """Prometheus's extrapolatedRate (delta, increase, rate) on edges of any shape, with its
+    order of floating-point operations (factor = interval / sampled, / range for a rate, then
+    change * factor), so results agree to the last bit."""
     with np.errstate(all="ignore"):
-        result = edges.last_v - edges.first_v
-        if counter:
-            result = result + edges.lost
+        result = edges.change
         duration_to_start = (edges.first_t - range_start) / 1000
         duration_to_end = (range_end - edges.last_t) / 1000
         sampled = (edges.last_t - edges.first_t) / 1000
@@ -120,9 +132,10 @@ def extrapolate(
         interval = sampled.copy()
         interval += np.where(duration_to_start < threshold, duration_to_start, average / 2)
         interval += np.where(duration_to_end < threshold, duration_to_end, average / 2)
-        result = result * (interval / sampled)
+        factor = interval / sampled
         if rate:
-            result = result / (range_ms / 1000)
+            factor = factor / duration_seconds(range_ms)
+        result = result * factor
     return np.asarray(result, dtype=np.float64)
 
 
@@ -144,7 +157,7 @@ def _rates(name: str, matrix: Matrix, steps: IntArray) -> Vector:
         first_v=np.empty(shape),
         last_v=np.empty(shape),
         count=np.empty(shape),
-        lost=np.zeros(shape),
+        change=np.empty(shape),
     )
     for row, window in enumerate(windows):
         window_edges(window, counter=counter, into=stacked, row=row)
