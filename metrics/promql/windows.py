@@ -6,10 +6,13 @@ as in Prometheus 2.x), shifted back by the selector's offset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from metrics.promql import running
+from metrics.promql.errors import ExecutionError
 from metrics.promql.values import (
     BoolArray,
     FloatArray,
@@ -211,6 +214,18 @@ def over_time(
             return window.reduce(np.fmax), present
         if name == "last_over_time":
             return values[np.maximum(window.hi - 1, 0)], present
+        if name == "present_over_time":
+            return np.ones(len(window.lo)), present
+        if name == "stdvar_over_time":
+            return running.variance(values, window.lo, window.count), present
+        if name == "stddev_over_time":
+            return np.sqrt(running.variance(values, window.lo, window.count)), present
+    if name == "changes":
+        # NaN to NaN is no change.
+        changed = (values[1:] != values[:-1]) & ~(np.isnan(values[1:]) & np.isnan(values[:-1]))
+        return counted_pairs(window, changed), present
+    if name == "resets":
+        return counted_pairs(window, values[1:] < values[:-1]), present
     if name == "quantile_over_time":
         assert quantile is not None
         result = np.full(len(window.lo), np.nan)
@@ -220,6 +235,73 @@ def over_time(
             )
         return result, present
     raise AssertionError(name)
+
+
+def counted_pairs(window: Window, flags: BoolArray) -> FloatArray:
+    """How many neighbouring pairs of samples in each window are flagged (`flags[j]` for the
+    pair of samples j and j + 1): changes and resets."""
+    before = np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))  # flagged pairs up to j
+    last = len(window.series.values) - 1
+    first = np.minimum(window.lo, last)
+    final = np.clip(window.hi - 1, 0, last)
+    return (before[final] - before[first]).astype(np.float64)
+
+
+def trend(
+    name: str, window: Window, steps: IntArray, scalar_args: Sequence[FloatArray]
+) -> tuple[FloatArray, BoolArray]:
+    """deriv, predict_linear and holt_winters: windows of two samples or more."""
+    series = window.series
+    present = window.count >= 2
+    if name == "holt_winters":
+        smoothing, trend_factor = scalar_args
+        check_holt_winters(window, smoothing, trend_factor)
+        return running.holt_winters(
+            series.values, window.lo, window.count, smoothing, trend_factor
+        ), present
+    if name == "deriv":
+        # Times relative to the window's first sample, as Prometheus does for precision.
+        origin = series.timestamps[np.minimum(window.lo, len(series.timestamps) - 1)]
+        slope, _ = running.linear_regression(
+            series.timestamps, series.values, window.lo, window.count, origin
+        )
+        return slope, present
+    if name == "predict_linear":
+        (duration,) = scalar_args
+        # Relative to the evaluation time itself (not the offset one): the intercept is "now".
+        slope, intercept = running.linear_regression(
+            series.timestamps, series.values, window.lo, window.count, steps
+        )
+        with np.errstate(all="ignore"):
+            return slope * duration + intercept, present
+    raise AssertionError(name)
+
+
+def check_holt_winters(window: Window, smoothing: FloatArray, trend_factor: FloatArray) -> None:
+    """Prometheus refuses the factors at the first step the function runs (a window with a
+    sample), in its words; NaN factors pass its check."""
+    bad_smoothing = (smoothing <= 0) | (smoothing >= 1)
+    bad_trend = (trend_factor <= 0) | (trend_factor >= 1)
+    refused = np.flatnonzero((window.count >= 1) & (bad_smoothing | bad_trend))
+    if len(refused) == 0:
+        return
+    step = refused[0]
+    if bad_smoothing[step]:
+        raise ExecutionError(
+            f"invalid smoothing factor. Expected: 0 < sf < 1, got: {go_float(smoothing[step])}"
+        )
+    raise ExecutionError(
+        f"invalid trend factor. Expected: 0 < tf < 1, got: {go_float(trend_factor[step])}"
+    )
+
+
+def go_float(number: float) -> str:
+    """A float as Go's %f prints it."""
+    if np.isnan(number):
+        return "NaN"
+    if np.isinf(number):
+        return "+Inf" if number > 0 else "-Inf"
+    return f"{number:f}"
 
 
 def quantile_of(q: float, values: FloatArray) -> float:
@@ -241,12 +323,17 @@ def quantile_of(q: float, values: FloatArray) -> float:
 RANGE_FUNCTIONS = {
     "rate", "irate", "increase", "delta", "idelta", "avg_over_time", "min_over_time",
     "max_over_time", "sum_over_time", "count_over_time", "last_over_time", "quantile_over_time",
+    "stddev_over_time", "stdvar_over_time", "present_over_time", "changes", "resets", "deriv",
+    "predict_linear", "holt_winters",
 }  # fmt: skip
+TREND_FUNCTIONS = {"deriv", "predict_linear", "holt_winters"}
 
 
 def apply_range_function(
-    name: str, matrix: Matrix, steps: IntArray, quantile: FloatArray | None = None
+    name: str, matrix: Matrix, steps: IntArray, scalar_args: Sequence[FloatArray] = ()
 ) -> Vector:
+    """`name` over every series of `matrix`; `scalar_args` are the function's other (scalar)
+    arguments in order, one value per step."""
     if name in ("rate", "increase", "delta"):
         return _rates(name, matrix, steps)
     out = Vector()
@@ -256,7 +343,10 @@ def apply_range_function(
         window = Window(series, steps, matrix.range_ms, matrix.offset_ms)
         if name in ("irate", "idelta"):
             values, present = instant_rate(window, rate=name == "irate")
+        elif name in TREND_FUNCTIONS:
+            values, present = trend(name, window, steps, scalar_args)
         else:
+            quantile = scalar_args[0] if name == "quantile_over_time" else None
             values, present = over_time(name, window, quantile)
         if present.any():
             labels = series.labels if name == "last_over_time" else without_name(series.labels)
