@@ -305,14 +305,17 @@ def go_float(number: float) -> str:
 
 
 def quantile_of(q: float, values: FloatArray) -> float:
-    """Prometheus's quantile: linear interpolation between closest ranks; NaN q or none -> NaN."""
+    """Prometheus's quantile: linear interpolation between closest ranks, NaN values ranked
+    lowest; NaN q or no values -> NaN."""
     if len(values) == 0 or np.isnan(q):
         return float("nan")
     if q < 0:
         return float("-inf")
     if q > 1:
         return float("inf")
-    ordered = np.sort(values)
+    # NaN sorts first in Prometheus (its Less puts NaN below everything), last in numpy.
+    nan = np.isnan(values)
+    ordered = np.concatenate((values[nan], np.sort(values[~nan])))
     rank = q * (len(ordered) - 1)
     lower = int(np.floor(rank))
     upper = min(lower + 1, len(ordered) - 1)

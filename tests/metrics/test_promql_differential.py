@@ -158,6 +158,7 @@ RANGE_QUERIES = [
     "holt_winters(temperature_celsius[20m], 0.3, 0.7)",
     "holt_winters(latency_seconds_sum[10m], 0.1, 0.9)",
     "holt_winters(build_info[1m], 0.5, 0.5)",
+    "quantile_over_time(scalar(count(queue_depth)) / 4, temperature_celsius[30m])",
     "histogram_quantile(0.99, sum by (le) (rate(latency_seconds_bucket[5m])))",
     "histogram_quantile(0.5, rate(latency_seconds_bucket[10m]))",
     "histogram_quantile(0.1, rate(latency_seconds_bucket[1m]))",
