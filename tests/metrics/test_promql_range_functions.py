@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from metrics.promql import running
 from metrics.promql.engine import instant_query, range_query
 from metrics.promql.errors import ExecutionError, ParseError
 from metrics.promql.parser import parse
@@ -365,3 +366,47 @@ def test_increase_adds_the_value_lost_at_each_reset_in_turn():
     # A sum of what the resets lost (2.8 + 2.4) added at once gives 5.899999999999999.
     assert only("increase(x[5s])", 5 * SECOND, source) == ((2.8 - 2.1) + 2.8) + 2.4
     assert ((2.8 - 2.1) + 2.8) + 2.4 == 5.8999999999999995  # as Prometheus 2.42
+
+
+# The two ways of summing windows ------------------------------------------------------------
+
+
+def test_windows_summed_one_by_one_and_all_at_once_agree_to_the_last_bit():
+    rng = np.random.default_rng(20261204)
+    values = rng.normal(1e6, 3e5, 2_000) * rng.choice([1e-3, 1.0, 1e9], 2_000)
+    values[rng.choice(2_000, 20)] = np.nan
+    values[rng.choice(2_000, 5)] = np.inf
+    values[100:140] = 3.25  # a constant stretch
+    timestamps = np.cumsum(rng.integers(1, 30_000, 2_000)).astype(np.int64) + T0
+    steps = running.ROW_WISE_STEPS * 8
+    lo = np.sort(rng.integers(0, 1_900, steps)).astype(np.int64)
+    lo[:3] = [100, 100, 105]
+    count = rng.integers(0, 100, steps).astype(np.int64)
+    count[:3] = [40, 1, 2]
+    origin = timestamps[lo] + rng.integers(-60_000, 60_000, steps)
+    smoothing, trend = rng.uniform(0.01, 0.99, steps), rng.uniform(0.01, 0.99, steps)
+
+    def one_by_one(function, *per_step):
+        parts = [
+            function(*(a[step : step + 1] if isinstance(a, np.ndarray) and len(a) == steps
+                       else a for a in per_step))
+            for step in range(steps)
+        ]  # fmt: skip
+        if isinstance(parts[0], tuple):
+            return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+        return np.concatenate(parts)
+
+    pairs = [
+        (running.variance(values, lo, count), one_by_one(running.variance, values, lo, count), 1),
+        (
+            running.holt_winters(values, lo, count, smoothing, trend),
+            one_by_one(running.holt_winters, values, lo, count, smoothing, trend),
+            2,
+        ),
+    ]
+    regression = running.linear_regression(timestamps, values, lo, count, origin)
+    single = one_by_one(running.linear_regression, timestamps, values, lo, count, origin)
+    pairs += [(regression[0], single[0], 2), (regression[1], single[1], 2)]
+    for together, alone, minimum in pairs:
+        kept = count >= minimum
+        assert np.array_equal(together[kept], alone[kept], equal_nan=True)
