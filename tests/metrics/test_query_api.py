@@ -123,12 +123,12 @@ def test_a_syntax_error_is_400_bad_data(client, data):
     }
 
 
-@embedded_only("the external stores run subqueries and holt_winters")
+@embedded_only("the external stores run subqueries and native-histogram functions")
 def test_unsupported_syntax_is_named(client, data):
     response = get(client, data, "/api/v1/query", query="rate(x[5m:1m])")
     assert response.json()["error"] == "subqueries are not supported"
-    response = get(client, data, "/api/v1/query", query="holt_winters(x[5m], 0.5, 0.5)")
-    assert response.json()["error"] == 'unknown function with name "holt_winters"'
+    response = get(client, data, "/api/v1/query", query="histogram_fraction(0, 0.5, x)")
+    assert response.json()["error"] == 'unknown function with name "histogram_fraction"'
 
 
 def test_too_many_points_is_an_execution_error(client, data):
