@@ -106,6 +106,12 @@ def build_dataset() -> list[tuple[dict[str, str], list[tuple[int, float]]]]:
         temperature.append((t, reading))
     series.append(({"__name__": "temperature_celsius", "room": "lab"}, temperature))
     series.append(({"__name__": "build_info", "version": "1.4"}, [(t, 1.0) for t in times(60)]))
+    # Large values with small changes: where compensated sums and the order of operations show.
+    memory, resident = [], 3.2e9
+    for t in times(10, jitter_ms=4000):
+        resident += rng.uniform(-5e5, 5.2e5) + rng.random() / 7
+        memory.append((t, resident))
+    series.append(({"__name__": "process_resident_memory_bytes", "job": "api"}, memory))
     # A target that goes away: a stale marker ends it.
     up = [(t, 1.0) for t in times(15) if t < START + 100 * MINUTE]
     up.append((START + 100 * MINUTE, STALE_NAN))
@@ -351,6 +357,15 @@ BIT_EXACT_QUERIES = [
     "predict_linear(http_requests_total[10m] offset 5m, 600)",
     "holt_winters(temperature_celsius[20m], 0.3, 0.7)",
     "holt_winters(latency_seconds_sum[10m], 0.1, 0.9)",
+    "stddev_over_time(process_resident_memory_bytes[30m])",
+    "stdvar_over_time(process_resident_memory_bytes[7m])",
+    "deriv(process_resident_memory_bytes[1h])",
+    "predict_linear(process_resident_memory_bytes[30m] offset 7m, 86400)",
+    "holt_winters(process_resident_memory_bytes[15m], 0.2, 0.4)",
+    "rate(process_resident_memory_bytes[5m])",
+    "delta(process_resident_memory_bytes[2m])",
+    "resets(process_resident_memory_bytes[30m])",
+    "changes(process_resident_memory_bytes[3m])",
 ]
 
 
