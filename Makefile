@@ -72,7 +72,6 @@ test: lint typecheck pytest pytest-backends
 
 # The official PromQL compliance suite (tests/metrics/promql_compliance) against Debian's
 # prometheus: prints `promql compliance: N/M`, then each failing case with its first difference.
-# PROMQL_COMPLIANCE_STRICT=1 asks for every case to pass.
 compliance: export PROMQL_COMPLIANCE_FAILURES ?= $(abspath $(DATA_DIR))/promql-compliance-failures
 compliance: $(VENV)/.dev-installed
 	rm -f "$$PROMQL_COMPLIANCE_FAILURES"

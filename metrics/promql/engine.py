@@ -272,14 +272,19 @@ class Evaluator:
         name = expr.function
         steps = len(self.steps)
         if name in RANGE_FUNCTIONS:
-            quantile = None
-            if name == "quantile_over_time":
-                q = self.eval(expr.args[0])
-                assert isinstance(q, Scalar)
-                quantile = q.values
-            matrix = self.eval(expr.args[-1])
-            assert isinstance(matrix, Matrix)
-            return apply_range_function(name, matrix, matrix.window_ends(self.steps), quantile)
+            # One range argument; the others (quantile_over_time's q, predict_linear's t,
+            # holt_winters' factors) are scalars, passed in order.
+            samples, scalar_args = None, []
+            for arg in expr.args:
+                arg_value = self.eval(arg)
+                if isinstance(arg_value, Matrix):
+                    samples = arg_value
+                else:
+                    assert isinstance(arg_value, Scalar)
+                    scalar_args.append(arg_value.values)
+            assert samples is not None
+            ends = samples.window_ends(self.steps)
+            return apply_range_function(name, samples, ends, scalar_args)
         if name == "time":
             return Scalar(self.steps / 1000.0)
         if name == "pi":

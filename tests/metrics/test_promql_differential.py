@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from metrics.promql.engine import instant_query, range_query
-from metrics.promql.errors import PromQLError
+from metrics.promql.errors import ExecutionError, PromQLError
 from metrics.promql.format import instant_data, range_data
 from metrics.storage.encoding import STALE_NAN
 from metrics.storage.writer import SeriesSamples, write_samples
@@ -92,6 +92,24 @@ def build_dataset() -> list[tuple[dict[str, str], list[tuple[int, float]]]]:
             )
         series.append(({"__name__": "latency_seconds_sum", "service": service}, sum_points))
         series.append(({"__name__": "latency_seconds_count", "service": service}, count_points))
+    # A gauge with fractions, NaN readings (a broken sensor) and a stretch of one value.
+    temperature = []
+    for index, t in enumerate(times(20, jitter_ms=900)):
+        if 150 <= index < 156:
+            reading = math.nan
+        elif 300 <= index < 330:
+            reading = 21.5
+        else:
+            reading = round(18 + 6 * math.sin(index / 40) + rng.uniform(-0.7, 0.7), 3)
+        temperature.append((t, reading))
+    series.append(({"__name__": "temperature_celsius", "room": "lab"}, temperature))
+    series.append(({"__name__": "build_info", "version": "1.4"}, [(t, 1.0) for t in times(60)]))
+    # Large values with small changes: where compensated sums and the order of operations show.
+    memory, resident = [], 3.2e9
+    for t in times(10, jitter_ms=4000):
+        resident += rng.uniform(-5e5, 5.2e5) + rng.random() / 7
+        memory.append((t, resident))
+    series.append(({"__name__": "process_resident_memory_bytes", "job": "api"}, memory))
     # A target that goes away: a stale marker ends it.
     up = [(t, 1.0) for t in times(15) if t < START + 100 * MINUTE]
     up.append((START + 100 * MINUTE, STALE_NAN))
@@ -115,8 +133,43 @@ RANGE_QUERIES = [
     "count_over_time(queue_depth[10m])",
     "quantile_over_time(0.9, queue_depth[30m])",
     "last_over_time(queue_depth[10m])",
+    "stddev_over_time(queue_depth[10m])",
+    "stdvar_over_time(queue_depth[10m])",
+    "stddev_over_time(temperature_celsius[15m])",
+    "stdvar_over_time(latency_seconds_sum[5m])",
+    "stddev_over_time(build_info[2m])",
+    "present_over_time(up[10m])",
+    "present_over_time(queue_depth[1m])",
+    "last_over_time(temperature_celsius[1m])",
+    "changes(queue_depth[10m])",
+    "changes(temperature_celsius[30m])",
+    "changes(build_info[1h])",
+    "resets(http_requests_total[1h])",
+    "resets(queue_depth[10m])",
+    "resets(temperature_celsius[30m])",
+    "deriv(queue_depth[10m])",
+    "deriv(temperature_celsius[15m])",
+    "deriv(latency_seconds_sum[5m])",
+    "deriv(build_info[10m])",
+    "deriv(up[1m])",
+    "predict_linear(queue_depth[30m], 3600)",
+    "predict_linear(temperature_celsius[15m], 600)",
+    "predict_linear(http_requests_total[10m] offset 5m, 600)",
+    "predict_linear(latency_seconds_sum[5m], 0)",
+    "predict_linear(build_info[10m], -300)",
+    "predict_linear(queue_depth[10m], scalar(count(queue_depth)) * 100)",
+    "holt_winters(queue_depth[30m], 0.5, 0.5)",
+    "holt_winters(temperature_celsius[20m], 0.3, 0.7)",
+    "holt_winters(latency_seconds_sum[10m], 0.1, 0.9)",
+    "holt_winters(build_info[1m], 0.5, 0.5)",
+    "quantile_over_time(scalar(count(queue_depth)) / 4, temperature_celsius[30m])",
     "histogram_quantile(0.99, sum by (le) (rate(latency_seconds_bucket[5m])))",
     "histogram_quantile(0.5, rate(latency_seconds_bucket[10m]))",
+    "histogram_quantile(0.1, rate(latency_seconds_bucket[1m]))",
+    "rate(latency_seconds_sum[1m])",
+    "increase(latency_seconds_sum[90s])",
+    "rate(http_requests_total[1m30s])",
+    "increase(http_requests_total[7m])",
     "histogram_quantile(0.9, sum by (service, le) (rate(latency_seconds_bucket[5m])))",
     "topk(2, queue_depth)",
     "bottomk(1, rate(http_requests_total[5m]))",
@@ -207,11 +260,11 @@ def as_float(text: str) -> float:
     return float(text.replace("+Inf", "inf").replace("-Inf", "-inf"))
 
 
-def same_number(expected: str, found: str) -> bool:
+def same_number(expected: str, found: str, *, exact: bool = False) -> bool:
     a, b = as_float(expected), as_float(found)
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    if math.isinf(a) or math.isinf(b):
+    if math.isinf(a) or math.isinf(b) or exact:
         return a == b
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
@@ -220,7 +273,7 @@ def keyed(result: list[dict], field: str) -> dict[tuple, list]:
     return {tuple(sorted(item["metric"].items())): item[field] for item in result}
 
 
-def assert_same(query: str, expected: dict, found: dict) -> None:
+def assert_same(query: str, expected: dict, found: dict, *, exact: bool = False) -> None:
     assert found["resultType"] == expected["resultType"], query
     if expected["resultType"] in ("scalar", "string"):
         assert found["result"][0] == expected["result"][0], query
@@ -237,7 +290,7 @@ def assert_same(query: str, expected: dict, found: dict) -> None:
         mismatched = [
             (p[0], p[1], o[1])
             for p, o in zip(points, ours, strict=True)
-            if not same_number(p[1], o[1])
+            if not same_number(p[1], o[1], exact=exact)
         ]
         assert not mismatched, (query, labels, mismatched[:5])
 
@@ -590,3 +643,79 @@ def test_timestamp_follows_the_at_modifier(loaded, query):
         {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
     )  # fmt: skip
     assert_same(query, expected, range_data(range_query(query, start, end, 60_000)))
+
+
+# Range functions whose float order follows Prometheus's: the same answer to the last bit.
+BIT_EXACT_QUERIES = [
+    "rate(http_requests_total[5m])",
+    "rate(http_requests_total[1m30s])",
+    "increase(http_requests_total[7m])",
+    "delta(queue_depth[10m])",
+    "irate(http_requests_total[1m])",
+    "idelta(queue_depth[5m])",
+    "rate(latency_seconds_sum[1m])",
+    "increase(latency_seconds_sum[90s])",
+    "rate(http_requests_total[5m] offset 30m)",
+    "histogram_quantile(0.1, rate(latency_seconds_bucket[1m]))",
+    "stddev_over_time(temperature_celsius[15m])",
+    "stdvar_over_time(latency_seconds_sum[5m])",
+    "changes(temperature_celsius[30m])",
+    "resets(http_requests_total[1h])",
+    "deriv(temperature_celsius[15m])",
+    "deriv(latency_seconds_sum[5m])",
+    "predict_linear(temperature_celsius[15m], 600)",
+    "predict_linear(http_requests_total[10m] offset 5m, 600)",
+    "holt_winters(temperature_celsius[20m], 0.3, 0.7)",
+    "holt_winters(latency_seconds_sum[10m], 0.1, 0.9)",
+    "stddev_over_time(process_resident_memory_bytes[30m])",
+    "stdvar_over_time(process_resident_memory_bytes[7m])",
+    "deriv(process_resident_memory_bytes[1h])",
+    "predict_linear(process_resident_memory_bytes[30m] offset 7m, 86400)",
+    "holt_winters(process_resident_memory_bytes[15m], 0.2, 0.4)",
+    "rate(process_resident_memory_bytes[5m])",
+    "delta(process_resident_memory_bytes[2m])",
+    "resets(process_resident_memory_bytes[30m])",
+    "changes(process_resident_memory_bytes[3m])",
+]
+
+
+@pytest.mark.parametrize("query", BIT_EXACT_QUERIES)
+def test_range_functions_agree_with_prometheus_to_the_last_bit(loaded, query):
+    start, end = START + 20 * MINUTE, END
+    expected = prometheus_api(
+        loaded, "/api/v1/query_range",
+        {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
+    )  # fmt: skip
+    assert_same(query, expected, range_data(range_query(query, start, end, 60_000)), exact=True)
+    for at in (START + 62 * MINUTE + 7_000, END - 30_000):
+        expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
+        assert_same(f"{query} @ {at}", expected, instant_data(instant_query(query, at)), exact=True)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "holt_winters(queue_depth[5m], 1, 0.5)",
+        "holt_winters(queue_depth[5m], 0, 0.5)",
+        "holt_winters(queue_depth[5m], 0.5, 1.5)",
+        "holt_winters(queue_depth[5m], 0.5, -1)",
+        "holt_winters(queue_depth[5m], 1, 0)",
+    ],
+)
+def test_refused_holt_winters_factors_fail_as_in_prometheus(loaded, query):
+    at = START + 62 * MINUTE
+    url = f"{loaded}/api/v1/query?{urllib.parse.urlencode({'query': query, 'time': at / 1000})}"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=60)
+    expected = json.loads(refused.value.read())
+    with pytest.raises(ExecutionError) as ours:
+        instant_query(query, at)
+    assert (ours.value.error_type, str(ours.value)) == (expected["errorType"], expected["error"])
+
+
+def test_holt_winters_factors_are_not_checked_without_samples(loaded):
+    query = "holt_winters(nothing_here[5m], 2, 2)"
+    at = START + 62 * MINUTE
+    expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
+    assert_same(query, expected, instant_data(instant_query(query, at)))
+    assert expected["result"] == []
