@@ -7,6 +7,7 @@ import numpy as np
 
 from metrics.promql.errors import ExecutionError
 from metrics.promql.functions import LABEL_NAME
+from metrics.promql.numbers import format_value
 from metrics.promql.values import FloatArray, InstantSeries, Vector, label_key
 from metrics.promql.windows import quantile_of
 from metrics.storage.matchers import NAME
@@ -123,7 +124,6 @@ def count_values(
 ) -> Vector:
     """count_values: per group, how many series have each value, the value (as Prometheus
     writes it) in `label`; with `by` the label joins the grouping."""
-    from metrics.promql.format import format_value  # format imports the engine
 
     if not LABEL_NAME.match(label):
         raise ExecutionError(f"invalid label name {label!r}".replace("'", '"'))
