@@ -54,10 +54,9 @@ def digest_pass(*, now: datetime | None = None) -> list[int]:
             )
             if m.user.is_active and not _away(m.user, today)
         ]  # fmt: skip
-        subject = (
-            f"{team}: {len(content['open'])} open action items, "  # type: ignore[arg-type]
-            f"{len(content['overdue'])} overdue"  # type: ignore[arg-type]
-        )
+        open_count = len(content["open"])  # type: ignore[arg-type]
+        items = "action item" if open_count == 1 else "action items"
+        subject = f"{team}: {open_count} open {items}, {len(content['overdue'])} overdue"  # type: ignore[arg-type]
         body = render_to_string("incidents/reminders/email/digest.txt", content)
         try:
             with transaction.atomic():

@@ -44,11 +44,16 @@ BATCH = 1000
 SENDING_TIMEOUT = timedelta(minutes=10)
 RETRY_LOST = timedelta(minutes=20)  # longer than the longest retry backoff (15 minutes)
 SUBJECTS: dict[str, str] = {
-    Reminder.Kind.DUE_SOON: "Due in {days} days: {title}",
-    Reminder.Kind.OVERDUE: "Overdue by {late} days: {title}",
-    Reminder.Kind.ESCALATION: "Escalation, overdue by {late} days: {title}",
-    Reminder.Kind.ESCALATION_2: "Second escalation, overdue by {late} days: {title}",
+    Reminder.Kind.DUE_SOON: "Due in {days}: {title}",
+    Reminder.Kind.OVERDUE: "Overdue by {late}: {title}",
+    Reminder.Kind.ESCALATION: "Escalation, overdue by {late}: {title}",
+    Reminder.Kind.ESCALATION_2: "Second escalation, overdue by {late}: {title}",
 }
+
+
+def days_text(count: int) -> str:
+    """`1 day`, `3 days`."""
+    return f"{count} day" if count == 1 else f"{count} days"
 
 
 @dataclass
@@ -112,7 +117,9 @@ def _recipients(
 
 def _text(item: ActionItem, kind: str, day: date, recipients: list[User]) -> tuple[str, str]:
     late = (day - item.due_date).days
-    subject = SUBJECTS[kind].format(days=-late, late=late, title=item.title)[:300]
+    subject = SUBJECTS[kind].format(days=days_text(-late), late=days_text(late), title=item.title)[
+        :300
+    ]
     context = {
         "item": item,
         "kind": kind,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 
 from coe_portal.accounts.models import Membership
@@ -71,7 +72,7 @@ def test_three_weeks_of_reminders_for_a_medium_item(item, org):
     ]  # fmt: skip
     assert [m.subject for m in mail.outbox] == [
         "Due in 3 days: Add pool size to the canary checks",
-        "Overdue by 1 days: Add pool size to the canary checks",
+        "Overdue by 1 day: Add pool size to the canary checks",
         "Escalation, overdue by 7 days: Add pool size to the canary checks",
         "Overdue by 8 days: Add pool size to the canary checks",
         "Second escalation, overdue by 14 days: Add pool size to the canary checks",
@@ -80,7 +81,16 @@ def test_three_weeks_of_reminders_for_a_medium_item(item, org):
     first = mail.outbox[0]
     assert first.to == ["theo@example.com"]
     assert "This action item is due in 3 days (2026-12-10)." in first.body
-    assert first.alternatives[0][1] == "text/html"
+    html, kind = first.alternatives[0]
+    assert kind == "text/html"
+    # The link is a real link, not text in a <pre>.
+    link = f'<a href="{settings.SITE_URL}/action-items/{item.pk}/"'
+    assert link in html
+    escalation = mail.outbox[2]
+    assert "Its owner, the leads of its team and the authors of its COE are told." in (
+        escalation.body
+    )
+    assert "You are told as a lead" not in escalation.body
     # In-app: one notification per person told.
     assert Notification.objects.filter(user=org.teammate).count() == 6
     assert Notification.objects.filter(user=org.owner).count() == 2
