@@ -17,8 +17,18 @@ FIRING = {"ALARM", "page", "ticket"}
 
 
 def alert_changed(
-    *, source: Model, name: str, old_state: str, new_state: str, reason: str, at: datetime
+    *,
+    source: Model,
+    name: str,
+    old_state: str,
+    new_state: str,
+    reason: str,
+    at: datetime,
+    started_at: datetime | None = None,
 ) -> Incident | None:
+    """Record an alarm's or SLO's change on its open incident, or open one when it starts
+    firing. `started_at` is when the trouble began as the rule saw it (the first breaching
+    datapoint, the start of the burning window), which is earlier than its detection `at`."""
     severity = getattr(source, "open_incident_severity", "")
     if not severity:
         return None
@@ -42,7 +52,7 @@ def alert_changed(
         title=f"{name} is firing",
         severity=severity,
         team=source.team,  # type: ignore[attr-defined]
-        started_at=at,
+        started_at=min(started_at or at, at),
         detected_at=at,
         services=[service] if service is not None else [],
         summary=reason,

@@ -140,6 +140,7 @@ def record_state(
                 new_state=new_state,
                 reason=reason,
                 at=at,
+                started_at=first_breaching(points),
             )
         locked.last_datapoints = points
         locked.last_error = error
@@ -179,6 +180,12 @@ def _announce(alarm: Alarm, transition: AlarmTransition) -> None:
         team_id=alarm.team_id,
         channel_ids=list(alarm.notification_channels.values_list("pk", flat=True)),
     )
+
+
+def first_breaching(points: list[dict[str, object]]) -> datetime | None:
+    """The time of the earliest breaching datapoint of an evaluation, if any."""
+    times = [str(p["at"]) for p in points if p.get("breaching") and p.get("at")]
+    return min((datetime.fromisoformat(t) for t in times), default=None)
 
 
 def _points_json(evaluation: AlarmEvaluation) -> list[dict[str, object]]:

@@ -18,6 +18,7 @@ from metrics.backends.errors import BackendUnavailable
 from metrics.claims import claim_due
 from metrics.notify.events import StateChange
 from metrics.notify.services import deliveries_for_change
+from metrics.promql.lexer import parse_duration
 from metrics.promql.source import SampleSource, new_source
 from metrics.slo.burn import Budget
 from metrics.slo.evaluate import SLOStatus, evaluate_slo
@@ -187,6 +188,7 @@ def slo_evaluate(
                 new_state=new_state,
                 reason=reason,
                 at=minute,
+                started_at=burn_start(status, minute),
             )
         if not outage:
             locked.last_figures = figures(status)
@@ -202,6 +204,17 @@ def slo_evaluate(
         )
         slo.alert_state = locked.alert_state
     return status
+
+
+def burn_start(status: SLOStatus, minute: datetime) -> datetime | None:
+    """Where the burn began as the alerts saw it: the start of the shortest long window among
+    the firing burn-rate alerts (a 1h/5m page: an hour before). Its burn rate alone is above
+    the threshold, so the burn is at least that old as far as the alert can tell; a longer
+    window also fires for a burn that has not lasted that long."""
+    windows = [parse_duration(check.window.long) for check in status.checks if check.firing]
+    if not windows:
+        return None
+    return minute - timedelta(milliseconds=min(windows))
 
 
 def evaluate_all_slos(*, now: datetime | None = None) -> int:

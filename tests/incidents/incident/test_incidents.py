@@ -117,9 +117,11 @@ def test_a_firing_alarm_set_to_opens_one_incident_and_then_adds_to_it(org):
     )  # fmt: skip
     alarm_evaluate(alarm=alarm, now=NOW)
     incident = Incident.objects.get()
-    assert (incident.title, incident.severity, incident.started_at) == (
+    # It started at the first breaching datapoint, two minutes before the alarm detected it.
+    assert (incident.title, incident.severity, incident.started_at, incident.detected_at) == (
         "backlog is firing",
         "SEV2",
+        NOW - timedelta(minutes=2),
         NOW,
     )
     assert list(incident.alarms.all()) == [alarm]
@@ -164,3 +166,27 @@ def test_the_slo_page_links_its_incidents(client, org):
     html = client.get(f"/slos/{slo.pk}/").content.decode()
     assert f"#{incident.pk} Cart errors" in html
     assert "Hidden" not in html
+
+
+def test_a_burning_slo_opens_an_incident_that_started_with_its_shortest_firing_window(org):
+    from decimal import Decimal
+
+    from metrics.slo.models import SLO
+    from metrics.slo.services import slo_evaluate
+    from tests.metrics.test_slo_services import NOW as SLO_NOW
+    from tests.metrics.test_slo_services import NOW_MS as SLO_NOW_MS
+    from tests.metrics.test_slo_services import traffic
+
+    # 10 % errors for the last 30 minutes: the 1h/5m and 6h/30m page alerts fire.
+    traffic(SLO_NOW_MS, failing_after_ms=SLO_NOW_MS - 30 * 60_000)
+    slo = SLO.objects.create(
+        name="availability", service=org.payments, team=org.checkout,
+        objective_percent=Decimal("99.9"), open_incident_severity="SEV2",
+        bad_query='sum(rate(http_requests_total{service="payments",code=~"5.."}[{{window}}]))',
+        total_query='sum(rate(http_requests_total{service="payments"}[{{window}}]))',
+    )  # fmt: skip
+    slo_evaluate(slo=slo, now=SLO_NOW)
+    incident = Incident.objects.get()
+    firing = [a["long_window"] for a in SLO.objects.get().last_figures["alerts"] if a["firing"]]
+    assert firing[0] == "1h"  # the shortest firing long window decides
+    assert (incident.started_at, incident.detected_at) == (SLO_NOW - timedelta(hours=1), SLO_NOW)
