@@ -163,8 +163,15 @@ class AlarmForm(forms.ModelForm):
         if self.errors or data.get("team") is None:
             return data
         _check_channels(self, data)
+        was_external = self.instance.pk is not None and self.instance.kind == Alarm.Kind.EXTERNAL
         if data.get("kind") == Alarm.Kind.EXTERNAL:
-            self.add_error("kind", "External alarms are created by Alertmanager, not by hand.")
+            if not was_external:
+                self.add_error("kind", "External alarms are created by Alertmanager, not by hand.")
+            # An external alarm's settings (incident severity, channels, service, description):
+            # its state comes from Alertmanager, so there is no expression to check.
+            return data
+        if was_external:
+            self.add_error("kind", "An external alarm stays external: Alertmanager decides it.")
             return data
         candidate = Alarm(
             pk=self.instance.pk,

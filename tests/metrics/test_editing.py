@@ -160,3 +160,34 @@ def test_a_lead_of_another_team_cannot_take_over_an_slo(client, org):
     assert response.status_code == 403
     slo.refresh_from_db()
     assert (slo.team, slo.name) == (org.checkout, "availability")
+
+
+def test_an_external_alarms_incident_settings_are_saved_from_its_page(client, org):
+    alarm = Alarm.objects.create(
+        name="HighLatency-api", team=org.checkout, kind=Alarm.Kind.EXTERNAL,
+        external_fingerprint="0123abcd",
+    )  # fmt: skip
+    client.force_login(org.owner)
+    response = client.post(
+        f"/alarms/{alarm.pk}/edit/",
+        {
+            "name": alarm.name, "team": org.checkout.pk, "service": org.cart.pk,
+            "kind": Alarm.Kind.EXTERNAL, "description": "From Alertmanager",
+            "period_seconds": 60, "evaluation_periods": 1, "datapoints_to_alarm": 1,
+            "comparison": ">", "threshold": 0, "treat_missing_data": "missing",
+            "open_incident_severity": "SEV2", "enabled": "on",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    alarm.refresh_from_db()
+    assert (alarm.open_incident_severity, alarm.service, alarm.kind) == (
+        "SEV2", org.cart, Alarm.Kind.EXTERNAL,
+    )  # fmt: skip
+    # It cannot be turned into an alarm the portal evaluates, nor one created by hand.
+    turned = client.post(
+        f"/alarms/{alarm.pk}/edit/",
+        {"name": alarm.name, "team": org.checkout.pk, "kind": "threshold", "expression": "up",
+         "period_seconds": 60, "evaluation_periods": 1, "datapoints_to_alarm": 1,
+         "comparison": ">", "threshold": 0, "treat_missing_data": "missing"},
+    )  # fmt: skip
+    assert "An external alarm stays external" in turned.content.decode()
