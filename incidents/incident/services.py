@@ -239,7 +239,8 @@ def incident_edit(*, incident: Incident, user: User | None, changes: dict[str, A
     now = timezone.now()
     entries = []
     for field in changed:
-        text = f"{LABELS[field]}: {_shown(field, old[field])} → {_shown(field, new[field])}."
+        text = f"{LABELS[field]}: {_shown(field, old[field])} → {_shown(field, new[field])}"
+        text += "" if text.endswith((".", "!", "?")) else "."  # a summary ends in its own stop
         entries.append(
             TimelineEntry(
                 incident=locked, at=now, kind=TimelineEntry.Kind.ACTION, text=text, author=user
