@@ -30,6 +30,7 @@ urlpatterns = [
     path("incidents/", views.incident_list, name="incident-list"),
     path("incidents/new/", views.incident_create, name="incident-create"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
+    path("incidents/<int:pk>/edit", views.incident_edit_view, name="incident-edit"),
     path("incidents/<int:pk>/status", views.incident_status, name="incident-status"),
     path("incidents/<int:pk>/timeline", views.timeline_add, name="timeline-add"),
     path("incidents/<int:pk>/timeline/<int:entry_id>", views.timeline_edit, name="timeline-edit"),

@@ -29,7 +29,8 @@ class Action(StrEnum):
     CHANGE_RULES = "change_rules"  # create and edit SLOs and alarms
     RESPOND = "respond"  # acknowledge an alarm; silence an alarm or SLO; end a silence
     DECLARE_INCIDENT = "declare_incident"
-    RUN_INCIDENT = "run_incident"  # move its status, add timeline entries
+    RUN_INCIDENT = "run_incident"  # add timeline entries
+    EDIT_INCIDENT = "edit_incident"  # change its fields (title, times, links...) and its status
     EDIT_TIMELINE_ENTRY = "edit_timeline_entry"
     START_COE = "start_coe"
     EDIT_COE = "edit_coe"  # write, submit for review and reopen
@@ -94,6 +95,16 @@ def _member_or_owner(actor: Actor, target: Any) -> bool:
     return _member(actor, target) or (owner is not None and owner == _user_pk(actor))
 
 
+def _incident_responder(actor: Actor, incident: Any) -> bool:
+    """The incident's team, the teams a restricted incident names, and its lead."""
+    if _member_or_owner(actor, incident):
+        return True
+    if not incident.restricted:
+        return False
+    named = frozenset(incident.visible_to.values_list("pk", flat=True))
+    return bool(_teams(actor).member & named)
+
+
 def _anyone_signed_in(actor: Actor, target: Any) -> bool:
     if isinstance(actor, ApiToken):
         return _member(actor, target)  # a token declares for its own team only
@@ -138,8 +149,13 @@ RULES: dict[Action, Rule] = {
         _anyone_signed_in, "This token declares incidents for its own team only.", api=True
     ),
     Action.RUN_INCIDENT: Rule(
-        _member_or_owner,
-        "Only members of {team} and the incident's owner change its status and timeline.",
+        _incident_responder,
+        "Only members of {team}, the teams it is shared with and its lead add to its timeline.",
+        api=True,
+    ),
+    Action.EDIT_INCIDENT: Rule(
+        _incident_responder,
+        "Only members of {team}, the teams it is shared with and its lead change this incident.",
         api=True,
     ),
     Action.EDIT_TIMELINE_ENTRY: Rule(_author, "Only the author can edit a timeline entry."),

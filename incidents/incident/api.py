@@ -1,6 +1,6 @@
-"""JSON API for incidents (bearer tokens: `read` to list and fetch, `write` to open incidents,
-change their status and add to their timelines), and the request and answer helpers the COE and
-action-item APIs share with it.
+"""JSON API for incidents (bearer tokens: `read` to list and fetch incidents and timelines,
+`write` to open incidents, edit them, change their status and add to their timelines), and the
+request and answer helpers the COE and action-item APIs share with it.
 
 A token sees what its team sees: restricted incidents of other teams, and their COEs and action
 items, do not exist for it (404, and absent from lists)."""
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,12 +21,20 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from coe_portal.accounts.auth import token_required
-from coe_portal.accounts.models import ApiToken, Service
+from coe_portal.accounts.models import ApiToken, Service, Team
 from coe_portal.accounts.policy import Action, allowed, denial
 from coe_portal.safe_json import JSONInputError, load_json
 from incidents.incident.models import Incident, Severity, TimelineEntry
 from incidents.incident.selectors import incidents_visible_to_team
-from incidents.incident.services import incident_open, incident_set_status
+from incidents.incident.services import (
+    EDITABLE_FIELDS,
+    TIME_FIELDS,
+    incident_edit,
+    incident_open,
+    incident_set_status,
+)
+from metrics.alarms.models import Alarm
+from metrics.slo.models import SLO
 
 LIMIT = 500
 TITLE_LENGTH = Incident._meta.get_field("title").max_length or 200
@@ -184,31 +193,92 @@ def incidents_api(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @token_required("read")
-def incident_detail_api(request: HttpRequest, pk: int) -> JsonResponse:
+def incident_get_api(request: HttpRequest, pk: int) -> JsonResponse:
     incident = _incidents(request).filter(pk=pk).first()
     if incident is None:
         return api_error(404, f"no incident with id {pk}")
     return JsonResponse({"status": "success", "data": incident_json(incident, timeline=True)})
 
 
-def _own_incident(request: HttpRequest, pk: int) -> Incident | JsonResponse:
+@csrf_exempt
+@login_not_required
+def incident_detail_api(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET fetches (`read`), PATCH edits (`write`)."""
+    if request.method == "PATCH":
+        return token_required("write")(incident_patch_api)(request, pk)
+    return incident_get_api(request, pk)
+
+
+def _own_incident(
+    request: HttpRequest, pk: int, action: Action = Action.RUN_INCIDENT
+) -> Incident | JsonResponse:
     incident = _incidents(request).filter(pk=pk).first()
     if incident is None:
         return api_error(404, f"no incident with id {pk}")
-    if not allowed(request_token(request), Action.RUN_INCIDENT, incident):
-        return api_error(403, denial(request_token(request), Action.RUN_INCIDENT, incident))
+    if not allowed(request_token(request), action, incident):
+        return api_error(403, denial(request_token(request), action, incident))
     return incident
 
 
-@require_POST
-@token_required("write")
-def incident_status_api(request: HttpRequest, pk: int) -> JsonResponse:
-    incident = _own_incident(request, pk)
+def _names(body: dict[str, Any], key: str, model: Any, field: str = "name") -> list[Any]:
+    """A list of names in the body, as the objects they name; unknown names are refused."""
+    names = body[key]
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValidationError({key: f"a list of {field}s"})
+    found = list(model.objects.filter(**{f"{field}__in": names}))
+    unknown = sorted(set(names) - {getattr(o, field) for o in found})
+    if unknown:
+        raise ValidationError({key: f"unknown: {', '.join(unknown)}"})
+    return found
+
+
+def edit_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """The body of a PATCH as `incident_edit`'s changes: only the keys present."""
+    unknown = sorted(set(body) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError({key: "not an editable field" for key in unknown})
+    changes: dict[str, Any] = {}
+    if "title" in body:
+        changes["title"] = body_text(body, "title", max_length=TITLE_LENGTH, required=True)
+    if "summary" in body:
+        changes["summary"] = body_text(body, "summary")
+    if "severity" in body:
+        if body["severity"] not in Severity.values:
+            raise ValidationError({"severity": f"one of {', '.join(Severity.values)}"})
+        changes["severity"] = body["severity"]
+    if "owner" in body:
+        owner = body["owner"]
+        if owner is None:
+            changes["owner"] = None
+        elif not isinstance(owner, str):
+            raise ValidationError({"owner": "a username, or null for no lead"})
+        else:
+            lead = User.objects.filter(username=owner).first()
+            if lead is None:
+                raise ValidationError({"owner": f"no user named {owner}"})
+            changes["owner"] = lead
+    for key in TIME_FIELDS:
+        if key in body:
+            changes[key] = body_time(body, key)
+    if "restricted" in body:
+        if not isinstance(body["restricted"], bool):
+            raise ValidationError({"restricted": "must be true or false"})
+        changes["restricted"] = body["restricted"]
+    for key, model in (("services", Service), ("alarms", Alarm), ("slos", SLO)):
+        if key in body:
+            changes[key] = _names(body, key, model)
+    if "visible_to" in body:
+        changes["visible_to"] = _names(body, "visible_to", Team)
+    return changes
+
+
+def incident_patch_api(request: HttpRequest, pk: int) -> JsonResponse:
+    incident = _own_incident(request, pk, Action.EDIT_INCIDENT)
     if isinstance(incident, JsonResponse):
         return incident
     try:
-        body = json_body(request)
-        incident = incident_set_status(incident=incident, status=body_text(body, "status"))
+        changes = edit_changes(json_body(request))
+        incident = incident_edit(incident=incident, user=None, changes=changes)
     except ValidationError as error:
         return invalid(error)
     return JsonResponse({"status": "success", "data": incident_json(incident)})
@@ -216,7 +286,49 @@ def incident_status_api(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_POST
 @token_required("write")
-def incident_timeline_api(request: HttpRequest, pk: int) -> JsonResponse:
+def incident_status_api(request: HttpRequest, pk: int) -> JsonResponse:
+    incident = _own_incident(request, pk, Action.EDIT_INCIDENT)
+    if isinstance(incident, JsonResponse):
+        return incident
+    try:
+        body = json_body(request)
+        incident = incident_set_status(
+            incident=incident, status=body_text(body, "status"), at=body_time(body, "at")
+        )
+    except ValidationError as error:
+        return invalid(error)
+    return JsonResponse({"status": "success", "data": incident_json(incident)})
+
+
+def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "at": iso(entry.at),
+        "text": entry.text,
+        "author": entry.author.get_username() if entry.author else None,
+    }
+
+
+@require_GET
+@token_required("read")
+def incident_timeline_list_api(request: HttpRequest, pk: int) -> JsonResponse:
+    incident = _incidents(request).filter(pk=pk).first()
+    if incident is None:
+        return api_error(404, f"no incident with id {pk}")
+    entries = incident.timeline.select_related("author")
+    return JsonResponse({"status": "success", "data": [timeline_json(e) for e in entries]})
+
+
+@csrf_exempt
+@login_not_required
+def incident_timeline_api(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET lists the timeline (`read`), POST adds to it (`write`)."""
+    if request.method == "POST":
+        return token_required("write")(incident_timeline_add_api)(request, pk)
+    return incident_timeline_list_api(request, pk)
+
+
+def incident_timeline_add_api(request: HttpRequest, pk: int) -> JsonResponse:
     incident = _own_incident(request, pk)
     if isinstance(incident, JsonResponse):
         return incident

@@ -1,4 +1,5 @@
-"""Incident pages: list, open one, the incident page with its timeline, status and notes."""
+"""Incident pages: list, open one, the incident page with its timeline, status, edit form and
+notes."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from coe_portal.accounts.policy import Action, allowed, require
 from coe_portal.pagination import paginate
 from incidents.coe.models import Coe
 from incidents.incident.charts import build_incident_charts
-from incidents.incident.forms import IncidentForm
+from incidents.incident.forms import IncidentEditForm, IncidentForm, StatusForm
 from incidents.incident.models import COE_REQUIRED_SEVERITIES, Incident, TimelineEntry
 from incidents.incident.selectors import get_incident_for_user, incidents_visible_to
 from incidents.incident.services import (
+    incident_edit,
     incident_open,
     incident_set_status,
     timeline_entry_edit,
@@ -68,33 +70,70 @@ def incident_create(request: HttpRequest) -> HttpResponse:
     return render(request, "incidents/incident/form.html", {"form": form}, status=status)
 
 
-@require_GET
-def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    incident = get_incident_for_user(request.user, pk)
+def _detail_page(
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    edit_form: IncidentEditForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     timeline = incident.timeline.select_related("author").prefetch_related("revisions")
+    user = request_user(request)
+    can_edit = allowed(user, Action.EDIT_INCIDENT, incident)
     context = {
         "incident": incident,
         "coe": Coe.objects.filter(incident=incident).first(),
-        "can_start_coe": allowed(request_user(request), Action.START_COE, incident),
-        "can_run": allowed(request_user(request), Action.RUN_INCIDENT, incident),
+        "can_start_coe": allowed(user, Action.START_COE, incident),
+        "can_run": allowed(user, Action.RUN_INCIDENT, incident),
+        "can_edit": can_edit,
+        "edit_form": edit_form or (IncidentEditForm(incident=incident) if can_edit else None),
         "charts": build_incident_charts(incident),
         "timeline": timeline,
         "statuses": [s for s in Incident.Status if s != incident.status],
         "kinds": TimelineEntry.Kind.choices,
     }
-    return render(request, "incidents/incident/detail.html", context)
+    return render(request, "incidents/incident/detail.html", context, status=status)
+
+
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail_page(request, get_incident_for_user(request.user, pk))
+
+
+@require_POST
+def incident_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_incident_for_user(request.user, pk)
+    require(request_user(request), Action.EDIT_INCIDENT, incident)
+    form = IncidentEditForm(request.POST, incident=incident)
+    if form.is_valid():
+        try:
+            incident_edit(incident=incident, user=request_user(request), changes=form.cleaned_data)
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            return redirect(incident.get_absolute_url())
+    return _detail_page(request, incident, edit_form=form, status=400)
 
 
 @require_POST
 def incident_status(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
-    require(request_user(request), Action.RUN_INCIDENT, incident)
+    require(request_user(request), Action.EDIT_INCIDENT, incident)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        problems = [
+            f"{form[name].label}: {' '.join(map(str, errs))}" for name, errs in form.errors.items()
+        ]
+        messages.error(request, " ".join(problems))
+        return redirect(incident.get_absolute_url())
     try:
         incident_set_status(
-            incident=incident, status=request.POST.get("status", ""), user=request_user(request)
-        )
-    except (ValidationError, ValueError) as error:
-        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+            incident=incident, status=form.cleaned_data["status"], user=request_user(request),
+            at=form.cleaned_data["at"],
+        )  # fmt: skip
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     return redirect(incident.get_absolute_url())
 
 

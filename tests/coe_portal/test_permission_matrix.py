@@ -77,6 +77,9 @@ class Case:
     api: Callable[[World, Any], Request] | None = None
     api_name: str = ""
     tokens: set[str] = field(default_factory=lambda: {"own_token"})
+    api_method: str = "POST"
+    # Users for whom the target does not exist (a restricted incident): a 404, not a 403.
+    not_found: set[str] = field(default_factory=set)
     # A token acts for its own team: where the API names no team, the target is the token's.
     token_target: Callable[[World, ApiToken], Any] | None = None
 
@@ -112,6 +115,31 @@ def _incident(w: World) -> Incident:
         title="Checkout errors", severity="SEV2", team=w.org.checkout, owner=w.org.owner,
         started_at=timezone.now() - timedelta(minutes=20), services=[w.org.cart],
     )  # fmt: skip
+
+
+def _shared_incident(w: World) -> Incident:
+    """Restricted, and shared with the search team."""
+    return incident_open(
+        title="Card data exposure", severity="SEV1", team=w.org.checkout, owner=w.org.owner,
+        started_at=timezone.now() - timedelta(minutes=20), restricted=True,
+        visible_to=[w.org.search],
+    )  # fmt: skip
+
+
+def _edit_form(incident: Incident, **changes: Any) -> dict[str, Any]:
+    """The incident page's edit form as the browser sends it, with some fields changed."""
+    data = {
+        "title": incident.title, "severity": incident.severity,
+        "services": [s.pk for s in incident.services.all()],
+        "owner": incident.owner_id or "", "summary": incident.summary,
+        "started_at": f"{incident.started_at:%Y-%m-%dT%H:%M}",
+        "detected_at": f"{incident.detected_at:%Y-%m-%dT%H:%M}" if incident.detected_at else "",
+        "mitigated_at": "", "resolved_at": "",
+        "visible_to": [t.pk for t in incident.visible_to.all()],
+    }  # fmt: skip
+    if incident.restricted:
+        data["restricted"] = "on"
+    return {**data, **changes}
 
 
 def _entry(w: World) -> TimelineEntry:
@@ -234,7 +262,30 @@ CASES = [
         tokens=set(TOKENS), token_target=_own_team,
     ),
     Case(
-        "incidents:incident-status", Action.RUN_INCIDENT, _incident,
+        "incidents:incident-edit", Action.EDIT_INCIDENT, _incident,
+        lambda w, i: (f"/incidents/{i.pk}/edit", _edit_form(i, severity="SEV1")),
+        lambda w, i: Incident.objects.get(pk=i.pk).severity, STAFF,
+        api=lambda w, i: (f"/api/v1/incidents/{i.pk}", {"severity": "SEV1"}),
+        api_name="incidents:api-incident", api_method="PATCH",
+    ),
+    Case(
+        "incidents:incident-edit", Action.EDIT_INCIDENT, _shared_incident,
+        lambda w, i: (f"/incidents/{i.pk}/edit", _edit_form(i, title="Card data exposed")),
+        lambda w, i: Incident.objects.get(pk=i.pk).title, STAFF | {"other_team"},
+        api=lambda w, i: (f"/api/v1/incidents/{i.pk}", {"title": "Card data exposed"}),
+        api_name="incidents:api-incident", api_method="PATCH",
+        tokens=set(TOKENS), not_found={"no_team"},
+    ),
+    Case(
+        "incidents:incident-status", Action.EDIT_INCIDENT, _shared_incident,
+        lambda w, i: (f"/incidents/{i.pk}/status", {"status": "mitigated"}),
+        lambda w, i: Incident.objects.get(pk=i.pk).status, STAFF | {"other_team"},
+        api=lambda w, i: (f"/api/v1/incidents/{i.pk}/status", {"status": "mitigated"}),
+        api_name="incidents:api-incident-status",
+        tokens=set(TOKENS), not_found={"no_team"},
+    ),
+    Case(
+        "incidents:incident-status", Action.EDIT_INCIDENT, _incident,
         lambda w, i: (f"/incidents/{i.pk}/status", {"status": "mitigated"}),
         lambda w, i: Incident.objects.get(pk=i.pk).status, STAFF,
         api=lambda w, i: (f"/api/v1/incidents/{i.pk}/status", {"status": "mitigated"}),
@@ -359,7 +410,7 @@ READ_ONLY = {
     "metrics:alarm-detail", "metrics:alarm-chart", "metrics:api-alarm-detail",
     "metrics:trace-api-search", "metrics:trace-api-detail", "metrics:trace-search",
     "metrics:service-map", "metrics:service-red", "metrics:trace-detail",
-    "incidents:api-incident", "incidents:api-coes", "incidents:api-coe",
+    "incidents:api-coes", "incidents:api-coe",
     "incidents:api-action-items", "incidents:incident-list", "incidents:incident-detail",
     "incidents:analytics", "incidents:analytics-csv", "incidents:coe-list",
     "incidents:coe-detail", "incidents:coe-export", "incidents:coe-history",
@@ -430,7 +481,10 @@ def test_pages_agree_with_the_policy(world: World, case: Case, actor: str) -> No
     url, data = case.page(world, target)
     response = client.post(url, data)
     after = case.state(world, target)
-    if expected:
+    if actor in case.not_found:
+        assert response.status_code == 404, response.content[:300]
+        assert after == before
+    elif expected:
         assert response.status_code in (200, 201, 302), response.content[:300]
         assert after != before, f"{actor} was allowed but nothing changed"
     else:
@@ -454,8 +508,8 @@ def test_the_api_agrees_with_the_policy(world: World, case: Case, actor: str) ->
     assert allowed(token, case.action, policy_target) is expected
     before = case.state(world, target)
     url, body = case.api(world, target)
-    response = Client().post(
-        url, json.dumps(body), content_type="application/json",
+    response = Client().generic(
+        case.api_method, url, json.dumps(body), content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {world.secrets[actor]}",
     )  # fmt: skip
     after = case.state(world, target)
