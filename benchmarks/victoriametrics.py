@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.support import free_port
+
 BINARY = "victoria-metrics"
 # The benchmarks write samples from now back to a week ago; anything older would be dropped.
 RETENTION = "1y"
@@ -33,21 +33,6 @@ def victoria_metrics_binary() -> str | None:
     return shutil.which(BINARY) or (
         f"/usr/bin/{BINARY}" if os.access(f"/usr/bin/{BINARY}", os.X_OK) else None
     )
-
-
-def free_port() -> int:
-    """A port the system picks, or a free one of TEST_PORTS (`18600-18699`) on a machine where
-    servers may only listen on some ports."""
-    first, _, last = os.environ.get("TEST_PORTS", "").partition("-")
-    ports = range(int(first), int(last or first) + 1) if first else range(0, 1)
-    for candidate in random.sample(ports, len(ports)):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise RuntimeError(f"no free port in TEST_PORTS={os.environ.get('TEST_PORTS')}")
 
 
 @dataclass(frozen=True)

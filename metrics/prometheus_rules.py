@@ -118,12 +118,6 @@ def _alarm_rule(alarm: Alarm) -> dict[str, Any]:
                 "value": "" if value is None else str(value),
             }
         )
-    return _with_duration(alarm, query, labels, annotations, alerts)
-
-
-def _with_duration(
-    alarm: Alarm, query: str, labels: dict[str, str], annotations: dict[str, str], alerts: list
-) -> dict[str, Any]:
     rule = _alerting_rule(
         alarm.name, query, labels, annotations, alerts, alarm.last_error, alarm.last_evaluated_at
     )

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _backend: PrometheusBackend | None = None
-_configured_for: tuple[Any, ...] | None = None
 
 SETTINGS = (
     "METRICS_BACKEND",
@@ -40,17 +39,15 @@ SETTINGS = (
 def remote() -> PrometheusBackend | None:
     """The external backend (one per process: its connection pool is shared by all threads),
     or None when metrics live in the embedded store."""
-    global _backend, _configured_for
+    global _backend
     if settings.METRICS_BACKEND != "prometheus":
         return None
-    wanted = tuple(getattr(settings, name) for name in SETTINGS)
-    if _backend is None or _configured_for != wanted:
+    if _backend is None:
         from metrics.backends.prometheus import PrometheusBackend
 
         with _lock:
-            if _backend is None or _configured_for != wanted:
+            if _backend is None:
                 _backend = PrometheusBackend.from_settings()
-                _configured_for = wanted
     return _backend
 
 
@@ -61,9 +58,10 @@ def is_read_only() -> bool:
 
 
 def _reset(*, setting: str, **_: Any) -> None:
-    global _backend, _configured_for
+    """Settings only change in tests (override_settings): the next call builds a new one."""
+    global _backend
     if setting in SETTINGS:
-        _backend, _configured_for = None, None
+        _backend = None
 
 
 setting_changed.connect(_reset)

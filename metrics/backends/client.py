@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import urllib3
@@ -112,18 +113,16 @@ class Client:
         raises BackendUnavailable. Any HTTP answer is returned for the caller to judge."""
         sent = {**self.headers, **(headers or {})}
         kind = "write" if body is not None else "query"
+        limits = Timeout(connect=self.connect_timeout, read=timeout)
         started = time.monotonic()
         try:
             if fields is not None:
                 answer = self.pool.request_encode_body(
                     method, url, fields=list(fields), encode_multipart=False, headers=sent,
-                    timeout=Timeout(connect=self.connect_timeout, read=timeout),  # type: ignore[arg-type]
+                    timeout=limits,  # type: ignore[arg-type]
                 )  # fmt: skip
             else:
-                answer = self.pool.request(
-                    method, url, body=body, headers=sent,
-                    timeout=Timeout(connect=self.connect_timeout, read=timeout),
-                )  # fmt: skip
+                answer = self.pool.request(method, url, body=body, headers=sent, timeout=limits)
         except urllib3.exceptions.TimeoutError:
             REQUESTS.labels(kind, "timeout").observe(time.monotonic() - started)
             raise BackendUnavailable(f"no answer from {_where(url)} within {timeout:g} s") from None
@@ -139,8 +138,6 @@ class Client:
         """A Prometheus HTTP API call: the `data` of a success, else the backend's error sorted
         into the user's (400/422) and the backend's (anything else)."""
         if method == "GET":
-            from urllib.parse import urlencode
-
             response = self.request(
                 "GET", f"{url}?{urlencode(list(fields))}" if fields else url, timeout=timeout
             )

@@ -9,7 +9,6 @@ Grafana against the same store. docs/backends.md says what that means for users'
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from metrics.backends.errors import BackendRejectedWrite, BackendUnavailable
 from metrics.backends.results import instant_value, range_value, raw_series
 from metrics.backends.source import Loaded, RemoteSource
 from metrics.promql.errors import ExecutionError
+from metrics.promql.printer import matchers_text
 from metrics.promql.values import IntArray, Value
 from metrics.storage.encoding import STALE_NAN
 from metrics.storage.matchers import Matcher
@@ -40,12 +40,6 @@ def seconds(ms: int) -> str:
     """A timestamp as the API takes it: seconds, exact to the millisecond."""
     whole, rest = divmod(ms, 1000)
     return f"{whole}.{rest:03d}" if rest else str(whole)
-
-
-def selector_text(matchers: Sequence[Matcher]) -> str:
-    """Matchers as a PromQL selector, values quoted so any label value survives."""
-    inner = ",".join(f"{m.name}{m.op}{json.dumps(m.value, ensure_ascii=False)}" for m in matchers)
-    return "{" + inner + "}"
 
 
 class PrometheusBackend:
@@ -123,7 +117,7 @@ class PrometheusBackend:
         # A range selector covers (end - range, end] on some stores and [end - range, end] on
         # others: ask for one millisecond more and cut at start_ms here.
         width = end_ms - start_ms + 1
-        query = f"{selector_text(matchers)}[{width}ms]"
+        query = f"{matchers_text(matchers)}[{width}ms]"
         data = self._api(
             "query", [("query", query), ("time", seconds(end_ms)), *self._query_fields()]
         )
@@ -146,7 +140,7 @@ class PrometheusBackend:
         limit = settings.PROMQL_MAX_SERIES
         if len(loaded) > limit:
             raise ExecutionError(
-                f"the selector {selector_text(matchers)} matches {len(loaded)} series, more "
+                f"the selector {matchers_text(matchers)} matches {len(loaded)} series, more "
                 f"than the limit of {limit}"
             )
         # Sorted by labels, as Prometheus orders series (it decides topk's ties).

@@ -21,10 +21,6 @@ from metrics.promql.values import (
 )
 
 
-def to_ms(seconds: Any) -> int:
-    return round(float(seconds) * 1000)
-
-
 def instant_value(data: Any, range_ms: int = 0) -> Value:
     kind, result = _unpack(data)
     if kind == "scalar":

@@ -3,8 +3,6 @@ scalars and vectors, with on/ignoring and group_left/group_right matching."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from metrics.promql.ast import VectorMatching
@@ -17,6 +15,7 @@ from metrics.promql.values import (
     InstantSeries,
     Vector,
     label_key,
+    labels_text,
     without_name,
 )
 from metrics.storage.matchers import NAME
@@ -81,12 +80,6 @@ def _signature(labels: dict[str, str], matching: VectorMatching) -> tuple[tuple[
     return tuple(sorted((k, v) for k, v in labels.items() if k not in ignored))
 
 
-def _labels_text(labels: dict[str, str]) -> str:
-    """Labels as Prometheus writes them in messages: {a="1", b="2"}."""
-    pairs = (f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(labels.items()))
-    return "{" + ", ".join(pairs) + "}"
-
-
 def _group_by_signature(
     vector: Vector, matching: VectorMatching, side: str, active: BoolArray
 ) -> dict[tuple[tuple[str, str], ...], list[InstantSeries]]:
@@ -99,9 +92,9 @@ def _group_by_signature(
         for other in members:
             if (other.present & series.present & active).any():
                 raise ExecutionError(
-                    f"found duplicate series for the match group {_labels_text(dict(key))} on "
-                    f"the {side} hand-side of the operation: [{_labels_text(series.labels)}, "
-                    f"{_labels_text(other.labels)}];many-to-many matching not allowed: "
+                    f"found duplicate series for the match group {labels_text(dict(key))} on "
+                    f"the {side} hand-side of the operation: [{labels_text(series.labels)}, "
+                    f"{labels_text(other.labels)}];many-to-many matching not allowed: "
                     "matching labels must be unique on one side"
                 )
         members.append(series)

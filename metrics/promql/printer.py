@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 
 from metrics.promql.ast import (
     Aggregate,
@@ -19,7 +20,7 @@ from metrics.promql.ast import (
     Unary,
     VectorSelector,
 )
-from metrics.storage.matchers import EQUAL, NAME
+from metrics.storage.matchers import EQUAL, NAME, Matcher
 
 _UNITS = (("y", 31_536_000_000), ("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000),
           ("m", 60_000), ("s", 1000), ("ms", 1))  # fmt: skip
@@ -56,10 +57,15 @@ def _modifiers(offset_ms: int, at_ms: int | None, at_edge: str | None) -> str:
     return text + (f" offset {duration(offset_ms)}" if offset_ms else "")
 
 
+def matchers_text(matchers: Sequence[Matcher]) -> str:
+    """`{a="b", c=~"d.*"}`, values quoted so any label value survives."""
+    inner = ", ".join(f"{m.name}{m.op}{json.dumps(m.value, ensure_ascii=False)}" for m in matchers)
+    return "{" + inner + "}"
+
+
 def _selector(node: VectorSelector, range_text: str = "") -> str:
     shown = [m for m in node.matchers if not (m.name == NAME and m.op == EQUAL and node.name)]
-    inner = ", ".join(f"{m.name}{m.op}{json.dumps(m.value, ensure_ascii=False)}" for m in shown)
-    braces = f"{{{inner}}}" if inner or not node.name else ""
+    braces = matchers_text(shown) if shown or not node.name else ""
     return node.name + braces + range_text + _modifiers(node.offset_ms, node.at_ms, node.at_edge)
 
 

@@ -243,11 +243,16 @@ def _series_ids(params: Any) -> set[int] | None:
         for selector in selectors:
             ids.update(ref.id for ref in select_series(selector.matchers))
     if window is not None:
-        chunks = Chunk.objects.filter(max_time__gte=window[0], min_time__lte=window[1])
-        if ids is not None:
-            chunks = chunks.filter(series_id__in=ids)
-        ids = set(chunks.values_list("series_id", flat=True).distinct())
+        ids = _with_samples_in(window, ids)
     return ids
+
+
+def _with_samples_in(window: tuple[int, int], ids: set[int] | None) -> set[int]:
+    """Of `ids` (None: every series), those with a sample between the window's ends."""
+    chunks = Chunk.objects.filter(max_time__gte=window[0], min_time__lte=window[1])
+    if ids is not None:
+        chunks = chunks.filter(series_id__in=ids)
+    return set(chunks.values_list("series_id", flat=True).distinct())
 
 
 @require_http_methods(["GET", "POST"])
@@ -259,12 +264,13 @@ def series(request: HttpRequest) -> HttpResponse:
         raise BadRequest("no match[] parameter provided")
     if (backend := remote()) is not None:
         return success(backend.series(_passed_through(params)))
-    in_window = _series_ids(params) if _window(params) is not None else None
     found: dict[int, dict[str, str]] = {}
     for selector in selectors:
         for ref in select_series(selector.matchers):
-            if in_window is None or ref.id in in_window:
-                found[ref.id] = ref.all_labels()
+            found[ref.id] = ref.all_labels()
+    if (window := _window(params)) is not None:
+        kept = _with_samples_in(window, set(found))
+        found = {series_id: labels for series_id, labels in found.items() if series_id in kept}
     return success(sorted(found.values(), key=lambda labels: sorted(labels.items())))
 
 

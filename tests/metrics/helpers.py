@@ -81,3 +81,19 @@ def prometheus_write(base: str, series: Series, per_request: int = 50) -> None:
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             assert response.status == 204
+
+
+def write_dataset(series: Series) -> Any:
+    """Store `(labels with __name__, [(t, v), ...])` series through the portal's write path, as
+    remote write would (the same shape `write_request` and `prometheus_write` send)."""
+    from metrics.storage.writer import SeriesSamples, write_samples
+
+    return write_samples(
+        SeriesSamples(
+            labels["__name__"],
+            {k: v for k, v in labels.items() if k != "__name__"},
+            [t for t, _ in points],
+            [v for _, v in points],
+        )
+        for labels, points in series
+    )

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,11 @@ from metrics.promql.engine import instant_query, range_query
 from metrics.promql.errors import ExecutionError, PromQLError
 from metrics.promql.format import instant_data, range_data
 from metrics.storage.encoding import STALE_NAN
-from metrics.storage.writer import SeriesSamples, write_samples
-from tests.metrics.helpers import history_prometheus, prometheus_write, snappy, write_request
+from tests.metrics.helpers import (
+    history_prometheus,
+    prometheus_write,
+    write_dataset,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -235,25 +239,31 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def loaded(prometheus: str) -> str:
     dataset = build_dataset()
     prometheus_write(prometheus, dataset)
-    result = write_samples(
-        SeriesSamples(
-            labels["__name__"],
-            {k: v for k, v in labels.items() if k != "__name__"},
-            [t for t, _ in points],
-            [v for _, v in points],
-        )
-        for labels, points in dataset
-    )
+    result = write_dataset(dataset)
     assert result.samples_rejected == 0
     return prometheus
 
 
-def prometheus_api(base: str, path: str, params: dict[str, str]) -> dict:
+def prometheus_answer(base: str, path: str, params: dict[str, str]) -> tuple[bool, Any]:
+    """(True, data) when Prometheus answers, (False, its error message) when it refuses."""
     url = f"{base}{path}?{urllib.parse.urlencode(params)}"
-    with urllib.request.urlopen(url, timeout=60) as response:
-        body = json.loads(response.read())
-    assert body["status"] == "success", body
-    return body["data"]
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return True, json.loads(response.read())["data"]
+    except urllib.error.HTTPError as error:
+        return False, json.loads(error.read())["error"]
+
+
+def prometheus_api(base: str, path: str, params: dict[str, str]) -> dict:
+    answered, data = prometheus_answer(base, path, params)
+    assert answered, f"{params['query']}: Prometheus refused it: {data}"
+    return data
+
+
+def prometheus_error(base: str, path: str, params: dict[str, str]) -> str:
+    answered, message = prometheus_answer(base, path, params)
+    assert not answered, f"{params['query']}: Prometheus answered {message!r}"
+    return str(message)
 
 
 def as_float(text: str) -> float:
@@ -295,15 +305,23 @@ def assert_same(query: str, expected: dict, found: dict, *, exact: bool = False)
         assert not mismatched, (query, labels, mismatched[:5])
 
 
+RANGE_START = START + 20 * MINUTE  # the range queries' window: to END, every minute
+
+
+def range_params(query: str) -> dict[str, str]:
+    return {"query": query, "start": str(RANGE_START / 1000), "end": str(END / 1000), "step": "60"}
+
+
+def assert_range_agrees(base: str, query: str, *, exact: bool = False) -> None:
+    """The query over the range window, from Prometheus at `base` and from the portal."""
+    expected = prometheus_api(base, "/api/v1/query_range", range_params(query))
+    found = range_data(range_query(query, RANGE_START, END, 60_000))
+    assert_same(query, expected, found, exact=exact)
+
+
 @pytest.mark.parametrize("query", RANGE_QUERIES)
 def test_range_queries_agree_with_prometheus(loaded, query):
-    start, end, step = START + 20 * MINUTE, END, 60_000
-    expected = prometheus_api(
-        loaded, "/api/v1/query_range",
-        {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
-    )  # fmt: skip
-    found = range_data(range_query(query, start, end, step))
-    assert_same(query, expected, found)
+    assert_range_agrees(loaded, query)
 
 
 @pytest.mark.parametrize("query", INSTANT_QUERIES)
@@ -343,12 +361,7 @@ MODIFIER_QUERIES = [
 
 @pytest.mark.parametrize("query", MODIFIER_QUERIES)
 def test_subqueries_and_modifiers_agree_with_prometheus(loaded, query):
-    start, end, step = START + 20 * MINUTE, END, 60_000
-    expected = prometheus_api(
-        loaded, "/api/v1/query_range",
-        {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
-    )  # fmt: skip
-    assert_same(query, expected, range_data(range_query(query, start, end, step)))
+    assert_range_agrees(loaded, query)
     for at in (START + 62 * MINUTE + 7_000, END - 30_000):
         expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
         assert_same(f"{query} at {at}", expected, instant_data(instant_query(query, at)))
@@ -501,15 +514,6 @@ FAILING_QUERIES = [
 ]
 
 
-def prometheus_error(base: str, path: str, params: dict[str, str]) -> str:
-    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            raise AssertionError(f"{params['query']}: Prometheus answered {response.read()!r}")
-    except urllib.error.HTTPError as error:
-        return json.loads(error.read())["error"]
-
-
 @pytest.mark.parametrize("query", INSTANT_FUNCTION_QUERIES)
 def test_instant_function_range_queries_agree_with_prometheus(loaded, query):
     test_range_queries_agree_with_prometheus(loaded, query)
@@ -527,13 +531,9 @@ def test_both_refuse_the_same_queries(loaded, query):
     with pytest.raises(PromQLError) as raised:
         instant_query(query, at)
     assert str(raised.value) == expected, query
-    start = START + 20 * MINUTE
-    expected = prometheus_error(
-        loaded, "/api/v1/query_range",
-        {"query": query, "start": str(start / 1000), "end": str(END / 1000), "step": "60"},
-    )  # fmt: skip
+    expected = prometheus_error(loaded, "/api/v1/query_range", range_params(query))
     with pytest.raises(PromQLError) as raised:
-        range_query(query, start, END, 60_000)
+        range_query(query, RANGE_START, END, 60_000)
     assert str(raised.value) == expected, query
 
 
@@ -577,48 +577,20 @@ HANDOVER_QUERIES = [
 
 @pytest.fixture
 def handover(loaded: str) -> str:
-    request = urllib.request.Request(
-        f"{loaded}/api/v1/write",
-        data=snappy(write_request(HANDOVER)),
-        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        assert response.status == 204
-    write_samples(
-        SeriesSamples(
-            labels["__name__"],
-            {"job": labels["job"]},
-            [t for t, _ in points],
-            [v for _, v in points],
-        )
-        for labels, points in HANDOVER
-    )
+    prometheus_write(loaded, HANDOVER)
+    assert write_dataset(HANDOVER).samples_rejected == 0
     return loaded
-
-
-def prometheus_answer(base: str, path: str, params: dict[str, str]) -> tuple[bool, object]:
-    """(True, data) when Prometheus answers, (False, its error message) when it refuses."""
-    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return True, json.loads(response.read())["data"]
-    except urllib.error.HTTPError as error:
-        return False, json.loads(error.read())["error"]
 
 
 @pytest.mark.parametrize("query", HANDOVER_QUERIES)
 def test_same_labelset_rule_agrees_with_prometheus(handover, query):
-    start = START + 20 * MINUTE
-    answered, expected = prometheus_answer(
-        handover, "/api/v1/query_range",
-        {"query": query, "start": str(start / 1000), "end": str(END / 1000), "step": "60"},
-    )  # fmt: skip
+    answered, expected = prometheus_answer(handover, "/api/v1/query_range", range_params(query))
     if answered:
         assert isinstance(expected, dict)
-        assert_same(query, expected, range_data(range_query(query, start, END, 60_000)))
+        assert_same(query, expected, range_data(range_query(query, RANGE_START, END, 60_000)))
     else:
         with pytest.raises(PromQLError) as raised:
-            range_query(query, start, END, 60_000)
+            range_query(query, RANGE_START, END, 60_000)
         assert str(raised.value) == expected, query
     for at in (START + 60 * MINUTE, START + 85 * MINUTE, END - 30_000):
         answered, expected = prometheus_answer(
@@ -637,12 +609,7 @@ def test_same_labelset_rule_agrees_with_prometheus(handover, query):
     "query", [f"timestamp(queue_depth @ {AT})", "timestamp(queue_depth @ start() offset 5m)"]
 )
 def test_timestamp_follows_the_at_modifier(loaded, query):
-    start, end = START + 20 * MINUTE, END
-    expected = prometheus_api(
-        loaded, "/api/v1/query_range",
-        {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
-    )  # fmt: skip
-    assert_same(query, expected, range_data(range_query(query, start, end, 60_000)))
+    assert_range_agrees(loaded, query)
 
 
 # Range functions whose float order follows Prometheus's: the same answer to the last bit.
@@ -681,12 +648,7 @@ BIT_EXACT_QUERIES = [
 
 @pytest.mark.parametrize("query", BIT_EXACT_QUERIES)
 def test_range_functions_agree_with_prometheus_to_the_last_bit(loaded, query):
-    start, end = START + 20 * MINUTE, END
-    expected = prometheus_api(
-        loaded, "/api/v1/query_range",
-        {"query": query, "start": str(start / 1000), "end": str(end / 1000), "step": "60"},
-    )  # fmt: skip
-    assert_same(query, expected, range_data(range_query(query, start, end, 60_000)), exact=True)
+    assert_range_agrees(loaded, query, exact=True)
     for at in (START + 62 * MINUTE + 7_000, END - 30_000):
         expected = prometheus_api(loaded, "/api/v1/query", {"query": query, "time": str(at / 1000)})
         assert_same(f"{query} @ {at}", expected, instant_data(instant_query(query, at)), exact=True)

@@ -22,8 +22,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from metrics.storage.writer import SeriesSamples, write_samples
-from tests.metrics.helpers import history_prometheus, prometheus_write
+from tests.metrics.helpers import history_prometheus, prometheus_write, write_dataset
 from tests.metrics.promql_compliance.answers import read_answer
 from tests.metrics.promql_compliance.comparer import (
     Answer,
@@ -121,15 +120,7 @@ def test_the_portal_passes_the_promql_compliance_suite(
     prometheus: str, dataset, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = time.monotonic()
-    written = write_samples(
-        SeriesSamples(
-            labels["__name__"],
-            {k: v for k, v in labels.items() if k != "__name__"},
-            [t for t, _ in points],
-            [v for _, v in points],
-        )
-        for labels, points in dataset
-    )
+    written = write_dataset(dataset)
     assert written.samples_rejected == 0
     client = Client()
     client.force_login(User.objects.create_user("compliance"))
